@@ -1,0 +1,1 @@
+"""vaerepro: a DVC-pipeline reproduction of Liu's VAE survey."""
