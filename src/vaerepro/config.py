@@ -1,0 +1,148 @@
+"""``params.yaml`` → typed, frozen dataclasses.
+
+Every knob of the pipeline lives in ``params.yaml``; this module is the only reader of that
+file. Loading is strict: an unknown key, a missing required key or a value of the wrong
+type raises :class:`~vaerepro.structured.ConfigError` naming the key path and the file,
+before any stage does work (``dvc repro`` then stops at the first stage with that message).
+
+Relative paths in the file (``local_copy``, checksum manifests) are resolved against the
+directory that holds ``params.yaml``, so stages behave the same from any working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+from vaerepro.structured import ConfigError, from_mapping
+
+Profile = Literal["smoke", "full"]
+PROFILES: tuple[str, ...] = ("smoke", "full")
+
+
+def empty_mapping() -> MappingProxyType:
+    """A read-only empty mapping: defaults must be as frozen as parsed values."""
+    return MappingProxyType({})
+DATASET_NAMES: tuple[str, ...] = ("mnist", "cifar10", "celeba_hq", "lol", "euvp", "cc15")
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """One file of a dataset's official distribution.
+
+    ``urls`` are mirrors tried in order; empty means the host needs a manual step and
+    ``DatasetParams.manual_instructions`` says what to do. ``md5`` is usually the checksum
+    the dataset's authors publish; ``sha256`` is recorded where it is known.
+    """
+
+    name: str
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    """The ``datasets.<name>`` section: where the data comes from and how it is split."""
+
+    homepage: str
+    citation: str
+    files: tuple[FileSource, ...] = ()
+    manual_instructions: str | None = None
+    # Per-file sha256 of known copies (for datasets whose authors publish no checksum).
+    checksum_manifest: str | None = None
+    # md5 of members inside the official archive (CIFAR-10 batches: verified before unpickling).
+    member_md5: dict[str, str] = field(default_factory=empty_mapping)
+    validation_count: int = 0
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExperimentParams:
+    """One ``experiments.<model>-<dataset>`` entry.
+
+    ``options`` are validated against the model's own options dataclass by the model
+    registry; ``train`` holds per-profile training settings (``smoke`` and ``full``).
+    """
+
+    model: str
+    dataset: str
+    options: dict[str, Any] = field(default_factory=empty_mapping)
+    train: dict[str, dict[str, Any]] = field(default_factory=empty_mapping)
+    evaluate: dict[str, dict[str, Any]] = field(default_factory=empty_mapping)
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    profile: Profile
+    datasets: dict[str, DatasetParams]
+    local_copy: str | None = None
+    experiments: dict[str, ExperimentParams] = field(default_factory=empty_mapping)
+
+    # Not from the file: where it was read from, for resolving relative paths.
+    root: Path = field(default=Path("."), init=False, compare=False)
+
+    def dataset(self, name: str) -> DatasetParams:
+        if name not in self.datasets:
+            raise ConfigError(
+                f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}"
+            )
+        return self.datasets[name]
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the params file, made absolute relative to the file's directory."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.root / candidate).resolve()
+
+    @property
+    def local_copy_dir(self) -> Path | None:
+        return self.resolve(self.local_copy) if self.local_copy else None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has an unknown/missing/mistyped key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"parameter file {path} not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if raw is None:
+        raw = {}
+    source = str(path)
+    params = from_mapping(Params, raw, source=source)
+    unknown_datasets = sorted(set(params.datasets) - set(DATASET_NAMES))
+    if unknown_datasets:
+        raise ConfigError(
+            f"unknown dataset 'datasets.{unknown_datasets[0]}' in {source}; "
+            f"known datasets: {', '.join(DATASET_NAMES)}"
+        )
+    for name, experiment in params.experiments.items():
+        if experiment.dataset not in params.datasets:
+            raise ConfigError(
+                f"'experiments.{name}.dataset' in {source} names dataset '{experiment.dataset}', "
+                f"which is not defined under 'datasets'"
+            )
+        for section in ("train", "evaluate"):
+            for profile in getattr(experiment, section):
+                if profile not in PROFILES:
+                    raise ConfigError(
+                        f"unknown profile 'experiments.{name}.{section}.{profile}' in {source}; "
+                        f"profiles are: {', '.join(PROFILES)}"
+                    )
+    return _with_root(params, path.resolve().parent)
+
+
+def _with_root(params: Params, root: Path) -> Params:
+    object.__setattr__(params, "root", root)
+    return params

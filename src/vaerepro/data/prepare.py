@@ -1,0 +1,94 @@
+"""The ``prepare@<dataset>`` stage: decode raw files into compact uint8 arrays with fixed splits.
+
+Output layout (``data/prepared/<name>/``, written atomically)::
+
+    summary.json              counts, shapes, dtypes, sha256 per array, data variant, source
+    <split>/images.npy        uint8 N×H×W×C        (generation datasets)
+    <split>/labels.npy        int64 N              (when the dataset has labels)
+    <split>/inputs.npy        uint8 N×H×W×C        (paired datasets: degraded input)
+    <split>/targets.npy       uint8 N×H×W×C        (paired datasets: clean reference)
+    <split>/names.json        item identifiers (source file names or indices)
+
+Splits: the dataset's own (train/test, LOL our485/eval15, ...) plus ``validation`` carved
+from train with ``datasets.<name>.split_seed``. ``.npy`` (not ``.npz``) so that large sets
+can be memory-mapped by training. The data variant (``official``, ``lossy-jpeg-q75``,
+``subset-...``) is written into the summary and travels into every metric computed on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vaerepro.config import Params
+from vaerepro.data.datasets import handler
+from vaerepro.data.errors import CorruptArchive
+from vaerepro.data.fetch import SOURCE_RECORD
+from vaerepro.data.integrity import atomic_directory, write_json
+from vaerepro.data.splits import Split, carve_validation
+
+SUMMARY = "summary.json"
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """sha256 over dtype, shape and the C-order bytes: equal arrays ⇔ equal digests."""
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def read_source_record(raw: Path) -> dict:
+    path = raw / SOURCE_RECORD
+    if not path.is_file():
+        raise CorruptArchive(f"{path} is missing: run the download stage first (dvc repro download@{raw.name})")
+    return json.loads(path.read_text())
+
+
+def prepare(name: str, params: Params, raw_root: Path, prepared_root: Path) -> dict:
+    """Decode ``raw_root/<name>`` into ``prepared_root/<name>``; return the summary."""
+    dataset = params.dataset(name)
+    raw = raw_root / name
+    source = read_source_record(raw)
+    dataset_handler = handler(name)
+    splits = dataset_handler.decode(raw, source["form"], dataset)
+    if dataset.validation_count and "train" in splits:
+        splits["train"], splits["validation"] = carve_validation(
+            splits["train"], dataset.validation_count, dataset.split_seed
+        )
+    variant = dataset_handler.variant_for(splits, source["form"], source["variant"], raw)
+    summary = {
+        "dataset": name,
+        "title": dataset_handler.title,
+        "paired": dataset_handler.paired,
+        "class_names": list(dataset_handler.class_names),
+        "variant": variant,
+        "source": {key: source[key] for key in ("origin", "form", "variant", "notes", "verification")},
+        "split_seed": dataset.split_seed,
+        "validation_count": dataset.validation_count if "validation" in splits else 0,
+        "splits": {},
+    }
+    with atomic_directory(prepared_root / name) as staging:
+        for split_name, split in splits.items():
+            summary["splits"][split_name] = _write_split(staging / split_name, split)
+        summary["sha256"] = hashlib.sha256(
+            json.dumps(summary["splits"], sort_keys=True).encode()
+        ).hexdigest()
+        write_json(staging / SUMMARY, summary)
+    return summary
+
+
+def _write_split(directory: Path, split: Split) -> dict:
+    directory.mkdir(parents=True)
+    arrays = {}
+    for key, array in split.arrays.items():
+        np.save(directory / f"{key}.npy", array, allow_pickle=False)
+        arrays[key] = {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": array_sha256(array)}
+    (directory / "names.json").write_text(json.dumps(split.names))
+    record = {"count": len(split), "arrays": arrays}
+    if "labels" in split.arrays:
+        counts = np.bincount(split.arrays["labels"])
+        record["label_counts"] = [int(count) for count in counts]
+    return record
