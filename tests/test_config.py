@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import REPOSITORY, repository_params
 from vaerepro.config import load_params
 from vaerepro.structured import ConfigError
-from tests.conftest import REPOSITORY, repository_params
 
 
 def write(tmp_path: Path, data: dict) -> Path:
