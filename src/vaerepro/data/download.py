@@ -7,6 +7,8 @@ checksum matched is it renamed to its final name. A failed checksum moves the fi
 
 from __future__ import annotations
 
+import errno
+import http.client
 import os
 import socket
 import time
@@ -22,10 +24,20 @@ from vaerepro.data.integrity import CHUNK_BYTES, verify_file
 USER_AGENT = "vaerepro-dataset-fetcher/0.1 (+research reproduction)"
 
 
+UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED}
+
+
 def _is_network_unreachable(error: BaseException) -> bool:
-    reason = getattr(error, "reason", error)
-    return isinstance(reason, socket.gaierror | ConnectionRefusedError | TimeoutError | OSError) and not isinstance(
-        error, urllib.error.HTTPError
+    """True when the host cannot be reached at all (no DNS, no route, refused).
+
+    Such a failure will not heal within seconds, so the URL is not retried; a reset or a
+    timeout mid-transfer is retried.
+    """
+    if isinstance(error, urllib.error.HTTPError):
+        return False
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, socket.gaierror | ConnectionRefusedError) or (
+        isinstance(reason, OSError) and reason.errno in UNREACHABLE_ERRNOS
     )
 
 
@@ -79,7 +91,7 @@ def download_file(
         for attempt in range(1, attempts_per_url + 1):
             try:
                 _stream_to(url, partial, timeout_seconds, destination.name)
-            except (urllib.error.URLError, OSError, ValueError) as error:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
                 partial.unlink(missing_ok=True)
                 failures.append(f"{url} (attempt {attempt}): {error}")
                 if _is_network_unreachable(error):

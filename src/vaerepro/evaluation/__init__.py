@@ -1,0 +1,1 @@
+"""Evaluation: per-experiment metrics records and the code that fills them."""
