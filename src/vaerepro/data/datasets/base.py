@@ -39,8 +39,16 @@ class DatasetHandler:
     official_form: str = "official"
 
     def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        """Look for a copy of the dataset in ``directory``; None if nothing usable is there."""
-        return official_files_in(directory, params, self.official_form)
+        """Look for a copy of the dataset in ``directory``; None if nothing usable is there.
+
+        The official distribution's files win; otherwise the handler's other forms
+        (extracted layouts, known variant copies) are tried.
+        """
+        return official_files_in(directory, params, self.official_form) or self.find_other_forms(directory, params)
+
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
+        """Forms other than the official archive (extracted layouts, variant copies)."""
+        return None
 
     def decode(self, raw: Path, form: str, params: DatasetParams) -> dict[str, Split]:
         """Decode the raw files of ``form`` into splits (``train``/``test`` as available)."""

@@ -26,10 +26,7 @@ class CC15(DatasetHandler):
     title = "CC (15 real-noise crops)"
     paired = True
 
-    def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        archive = super().find_local(directory, params)
-        if archive:
-            return archive
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
         files = {
             path: path.name
             for path in sorted(directory.glob("*.png"))

@@ -41,10 +41,7 @@ class CelebAHQ(DatasetHandler):
     image_size = IMAGE_SIZE
     test_count = TEST_COUNT
 
-    def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        archive = super().find_local(directory, params)
-        if archive:
-            return archive
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
         images = sorted(path for path in directory.rglob("*") if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES))
         if not images:
             return None

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vaerepro.config import DatasetParams
-from vaerepro.data.datasets.base import DatasetHandler, LocalMatch, folder_files, official_files_in
+from vaerepro.data.datasets.base import DatasetHandler, LocalMatch, folder_files
 from vaerepro.data.errors import ChecksumMismatch, CorruptArchive
 from vaerepro.data.images import decode_stack
 from vaerepro.data.integrity import bytes_digest
@@ -71,10 +71,7 @@ class CIFAR10(DatasetHandler):
     title = "CIFAR-10"
     class_names = CLASSES
 
-    def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        archive = official_files_in(directory, params, "official")
-        if archive:
-            return archive
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
         notes = []
         extracted = folder_files(directory, "cifar-10-batches-py", ("",))
         wanted = [*BATCHES["train"], *BATCHES["test"], "batches.meta"]

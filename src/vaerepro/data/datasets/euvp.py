@@ -30,10 +30,7 @@ class EUVP(DatasetHandler):
     title = "EUVP (paired)"
     paired = True
 
-    def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        archive = super().find_local(directory, params)
-        if archive:
-            return archive
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
         paired = find_directory(directory, "Paired")
         test = find_directory(directory, "test_samples")
         if paired is not None and test is not None:

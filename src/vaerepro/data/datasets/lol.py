@@ -25,10 +25,7 @@ class LOL(DatasetHandler):
     title = "LOL"
     paired = True
 
-    def find_local(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        archive = super().find_local(directory, params)
-        if archive:
-            return archive
+    def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
         files = {}
         for folder in FOLDERS:
             located = find_directory(directory, folder)
