@@ -1,0 +1,1 @@
+"""Classical baselines that give each restoration number its context (no learning)."""
