@@ -1,0 +1,140 @@
+"""Gather everything the report shows into one :class:`Report`; the renderers only format it.
+
+Inputs live under ``reports/`` (metrics records, dataset summaries, figures) and in the
+repository root (``dvc.lock``, ``params.yaml`` for the planned experiments, ``dvc dag``).
+Everything is optional: a missing input shows up as "not run" or "unavailable".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
+from vaerepro.report.metric_catalog import split_experiment, task_of
+from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
+from vaerepro.report.provenance import LockEntry, read_lock
+from vaerepro.report.records import RecordSet, load_dataset_summaries, load_records
+from vaerepro.report.status import Assessment, StatusKind, assess_all
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure to show: ``path`` is relative to ``reports/``; ``problem`` says why it cannot be."""
+
+    name: str
+    path: str
+    problem: str = ""
+
+
+@dataclass
+class Experiment:
+    name: str
+    model: str
+    dataset: str
+    task: str
+    record: dict[str, Any] | None = None
+    error: str = ""
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if self.error:
+            return "metrics file unreadable"
+        return "not run" if self.record is None else str(self.record.get("profile"))
+
+
+@dataclass
+class Report:
+    claims: list[Claim]
+    assessments: list[Assessment]
+    experiments: list[Experiment]
+    records: RecordSet
+    datasets: dict[str, dict[str, Any]]
+    dataset_figures: dict[str, Figure]
+    lock: dict[str, LockEntry]
+    graph: PipelineGraph
+    audit_target: tuple[str, str] | None = None   # (experiment, metric) traced in the audit section
+
+    def counts(self) -> dict[StatusKind, int]:
+        result: dict[StatusKind, int] = {}
+        for assessment in self.assessments:
+            result[assessment.status.kind] = result.get(assessment.status.kind, 0) + 1
+        return result
+
+
+def checked_figure(name: str, path: Any, reports_root: Path) -> Figure:
+    """Accept only an existing image file inside ``reports/``, named by a relative path.
+
+    Why: the HTML must work offline and must not load anything from outside ``reports/``;
+    a URL, an absolute path or ``..`` in a record would break that, so it is refused.
+    """
+    text = str(path)
+    pure = PurePosixPath(text)
+    if not isinstance(path, str) or ":" in text or text.startswith(("/", "\\")) or ".." in pure.parts or "\\" in text:
+        return Figure(name, text, "refused: not a relative path inside reports/")
+    if pure.suffix.lower() not in IMAGE_SUFFIXES:
+        return Figure(name, text, "refused: not an image file")
+    if not (reports_root / pure).is_file():
+        return Figure(name, text, "missing: file not found under reports/")
+    return Figure(name, pure.as_posix())
+
+
+def planned_experiments(params_path: Path) -> list[str]:
+    """Experiment names listed under ``experiments:`` in params.yaml (empty when absent)."""
+    try:
+        params = yaml.safe_load(params_path.read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    experiments = params.get("experiments") if isinstance(params, Mapping) else None
+    return [str(name) for name in experiments] if isinstance(experiments, Mapping) else []
+
+
+def _audit_target(assessments: list[Assessment], records: RecordSet, lock: Mapping[str, LockEntry]) -> tuple[str, str] | None:
+    """The number traced in the audit section: a claim's measured number, preferring one whose
+    ``evaluate@`` stage is in dvc.lock (so the trail can be shown), else any recorded metric."""
+    candidates = []
+    for assessment in assessments:
+        claim = assessment.claim
+        quantity = claim.measure or (claim.compare.left if claim.compare else None)
+        if assessment.ours is not None and quantity and quantity.experiment and quantity.metric:
+            candidates.append((quantity.experiment, quantity.metric))
+    for name, record in sorted(records.records.items()):
+        candidates += [(name, metric) for metric, entry in record["metrics"].items() if entry.get("value") is not None]
+    locked = [candidate for candidate in candidates if f"evaluate@{candidate[0]}" in lock]
+    return (locked or candidates or [None])[0]
+
+
+def build_report(
+    reports_root: Path,
+    repository_root: Path,
+    claims_path: Path = DEFAULT_CLAIMS_PATH,
+    dvc_executable: str | None = "dvc",
+) -> Report:
+    """Read all inputs and assess every claim. ``dvc_executable=None`` skips ``dvc dag``."""
+    claims = load_claims(claims_path)
+    records = load_records(reports_root / "metrics")
+    assessments = assess_all(claims, records)
+    names = set(planned_experiments(repository_root / "params.yaml")) | set(records.records) | set(records.errors)
+    names |= {experiment for claim in claims for experiment in claim.experiments}
+    experiments = []
+    for name in sorted(names):
+        record = records.get(name)
+        model, dataset = split_experiment(name)
+        if record is not None:
+            model, dataset = str(record.get("model", model)), str(record.get("dataset", dataset))
+        figures = [checked_figure(key, path, reports_root) for key, path in sorted((record or {}).get("figures", {}).items())]
+        experiments.append(Experiment(name, model, dataset, task_of(name, dataset), record,
+                                      records.errors.get(name, ""), figures))
+    datasets = load_dataset_summaries(reports_root / "data")
+    dataset_figures = {name: checked_figure(name, f"figures/data/{name}.png", reports_root) for name in datasets}
+    lock = read_lock(repository_root / "dvc.lock")
+    graph = pipeline_graph(repository_root, lock, dvc_executable)
+    return Report(claims, assessments, experiments, records, datasets, dataset_figures, lock, graph,
+                  _audit_target(assessments, records, lock))

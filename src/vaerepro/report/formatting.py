@@ -1,0 +1,89 @@
+"""Number and text formatting shared by the Markdown and HTML renderers.
+
+Both renderers must print the same numbers the same way, so a reviewer comparing
+``report.md`` with ``index.html`` (or a diff in git) sees one value, not two roundings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from vaerepro.report.claims import Claim
+from vaerepro.report.status import Assessment, StatusKind
+
+STATUS_CSS = {
+    StatusKind.REPRODUCED: "ok",
+    StatusKind.PARTIAL: "partial",
+    StatusKind.NOT_REPRODUCED: "fail",
+    StatusKind.SMOKE: "smoke",
+    StatusKind.NOT_COMPARABLE: "muted",
+    StatusKind.NOT_MEASURABLE: "muted",
+    StatusKind.NOT_RUN: "idle",
+    StatusKind.UNREADABLE: "fail",
+}
+STATUS_ORDER = list(STATUS_CSS)
+ENTRY_KEYS = {"value", "unit", "convention", "not_measured", "std"}  # std is shown with the value
+
+
+def number(value: Any) -> str:
+    """Four significant digits; thousands separators for large values; '-' for nothing."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    if value == int(value) and abs(value) < 1e4:
+        return f"{int(value)}"
+    return f"{value:.4g}"
+
+
+def signed(value: float | None) -> str:
+    return "–" if value is None else ("+" if value > 0 else "") + number(value)
+
+
+def claimed_text(claim: Claim) -> str:
+    """The claimed value as the survey states it, with the cited paper's when it differs."""
+    text = number(claim.survey_value) if claim.survey_value is not None else "qualitative"
+    if claim.paper_value is not None and claim.paper_value != claim.survey_value and claim.survey_value is not None:
+        text += f" (paper: {number(claim.paper_value)})"
+    return text
+
+
+def compared_with(assessment: Assessment) -> str:
+    """What our number was judged against: a value ± tolerance, or the comparison."""
+    claim = assessment.claim
+    if claim.compare is not None:
+        return f"{claim.compare.symbol()} {claim.compare.right.describe()}"
+    if claim.tolerance is None or claim.reference_value is None:
+        return "–"
+    source = "paper" if claim.reference == "paper" and claim.paper_value is not None else "survey"
+    return f"{number(claim.reference_value)} {claim.tolerance.describe()} ({source})"
+
+
+def entry_details(entry: Mapping[str, Any]) -> str:
+    """Extra fields of a metric entry, compact: scalars as ``k v``, lists and maps by size."""
+    parts = []
+    for key, value in entry.items():
+        if key in ENTRY_KEYS:
+            continue
+        if isinstance(value, list):
+            parts.append(f"{key}: {len(value)} items")
+        elif isinstance(value, Mapping):
+            scalars = [f"{k} {number(v)}" for k, v in value.items() if not isinstance(v, list | Mapping)]
+            parts.append(f"{key}: {', '.join(scalars[:6])}" if scalars else f"{key}: {len(value)} entries")
+        else:
+            parts.append(f"{key} {number(value)}")
+    return " · ".join(parts)
+
+
+def metric_value_text(entry: Mapping[str, Any]) -> str:
+    if entry.get("value") is None:
+        return "not measured"
+    std = entry.get("std")
+    suffix = f" ± {number(std)}" if isinstance(std, int | float) and not isinstance(std, bool) else ""
+    return number(entry["value"]) + suffix

@@ -1,0 +1,75 @@
+"""What the report knows about metric keys and datasets: direction, display name, task.
+
+A metric's *direction* decides what "reproduced" means (DESIGN.md, report): for a
+lower-is-better metric (FID, NLL, bits/dim) beating the claimed number counts as reproduced;
+for a higher-is-better one (PSNR, SSIM, UIQM) so does exceeding it. A claim may override the
+direction in the registry (``direction: equal`` for counts such as parameters).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Direction = Literal["lower_is_better", "higher_is_better", "equal"]
+DIRECTIONS: tuple[str, ...] = ("lower_is_better", "higher_is_better", "equal")
+
+# key → (display name, direction). Unknown keys default to "equal" and their own name.
+METRICS: dict[str, tuple[str, Direction]] = {
+    "nll_importance_sampled": ("NLL (importance sampled)", "lower_is_better"),
+    "negative_elbo": ("negative ELBO", "lower_is_better"),
+    "bits_per_dim": ("bits/dim", "lower_is_better"),
+    "reconstruction_mse": ("reconstruction MSE", "lower_is_better"),
+    "kl": ("KL(q(z|x) ‖ p(z))", "equal"),
+    "fid": ("FID", "lower_is_better"),
+    "classifier_frechet_distance": ("classifier Fréchet distance", "lower_is_better"),
+    "inception_score": ("Inception score", "higher_is_better"),
+    "conditional_accuracy": ("conditional accuracy", "higher_is_better"),
+    "psnr": ("PSNR", "higher_is_better"),
+    "psnr_noisy_input": ("PSNR of the noisy input", "higher_is_better"),
+    "ssim_rgb": ("SSIM (RGB mean)", "higher_is_better"),
+    "ssim_y": ("SSIM (Y)", "higher_is_better"),
+    "psnr_b": ("PSNR-B", "higher_is_better"),
+    "uciqe": ("UCIQE", "higher_is_better"),
+    "uiqm": ("UIQM", "higher_is_better"),
+    "kl_latent_vs_image": ("noise KL, latent vs image", "lower_is_better"),
+    "active_units": ("active units", "equal"),
+    "sharpness_samples": ("sharpness of samples", "equal"),
+    "sharpness_reconstructions": ("sharpness of reconstructions", "equal"),
+    "sharpness_test_images": ("sharpness of test images", "equal"),
+    "compression_factor": ("compression factor", "equal"),
+    "parameter_count": ("parameters", "equal"),
+}
+
+# Which report section an experiment belongs in, by its dataset.
+TASKS: dict[str, str] = {
+    "mnist": "generation",
+    "cifar10": "generation",
+    "celeba_hq": "generation",
+    "cc15": "denoising",
+    "lol": "enhancement",
+    "euvp": "enhancement",
+}
+TASK_TITLES: dict[str, str] = {
+    "generation": "Generation",
+    "denoising": "Denoising",
+    "enhancement": "Enhancement",
+    "other": "Other experiments",
+}
+
+
+def metric_name(key: str) -> str:
+    return METRICS.get(key, (key.replace("_", " "), "equal"))[0]
+
+
+def metric_direction(key: str) -> Direction:
+    return METRICS.get(key, (key, "equal"))[1]
+
+
+def split_experiment(experiment: str) -> tuple[str, str]:
+    """``<model>-<dataset>`` → (model, dataset). The dataset is after the last hyphen."""
+    model, _, dataset = experiment.rpartition("-")
+    return (model, dataset) if model else (experiment, "")
+
+
+def task_of(experiment: str, dataset: str | None = None) -> str:
+    return TASKS.get(dataset or split_experiment(experiment)[1], "other")

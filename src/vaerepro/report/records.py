@@ -1,0 +1,64 @@
+"""Collect the inputs the report renders: metrics records and dataset summaries.
+
+A malformed metrics file must not take the report down with it (issue 5): each file is read
+with :func:`vaerepro.evaluation.record.read_record`; a file that fails is kept as an error
+message naming the file, and every other record still renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaerepro.evaluation.record import MalformedMetrics, read_record
+
+
+@dataclass
+class RecordSet:
+    """Records by experiment name, plus the files that could not be read (name → message)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, experiment: str) -> dict[str, Any] | None:
+        return self.records.get(experiment)
+
+
+def load_records(metrics_directory: Path) -> RecordSet:
+    """Read every ``<experiment>.json`` in ``metrics_directory`` (which may not exist yet)."""
+    result = RecordSet()
+    if not metrics_directory.is_dir():
+        return result
+    for path in sorted(metrics_directory.glob("*.json")):
+        try:
+            record = read_record(path)
+        except MalformedMetrics as error:
+            result.errors[path.stem] = str(error)
+            continue
+        if record["experiment"] != path.stem:
+            # The file name is what dvc.yaml declares; a mismatch means a copied or renamed file.
+            result.errors[path.stem] = f"{path}: records experiment {record['experiment']!r} but is named {path.name!r}"
+            continue
+        if not isinstance(record.get("figures", {}), Mapping):
+            result.errors[path.stem] = f"{path}: 'figures' must be an object of name → path"
+            continue
+        result.records[path.stem] = record
+    return result
+
+
+def load_dataset_summaries(data_directory: Path) -> dict[str, dict[str, Any]]:
+    """``reports/data/<dataset>.json`` written by ``prepare@<dataset>``; unreadable ones are skipped."""
+    summaries: dict[str, dict[str, Any]] = {}
+    if not data_directory.is_dir():
+        return summaries
+    for path in sorted(data_directory.glob("*.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(summary, Mapping):
+            summaries[path.stem] = dict(summary)
+    return summaries

@@ -1,0 +1,238 @@
+"""``reports/index.html``: the report as one self-contained, offline HTML page.
+
+Built with the standard library only; every piece of text from a record or the registry
+goes through :func:`html.escape`. Nothing is loaded from outside ``reports/``: the styles
+and the self-check script are inline, figures are ``<img>`` with paths relative to
+``reports/`` (checked in :func:`vaerepro.report.build.checked_figure`), the pipeline graph is
+an inline SVG, and paper references are plain text, never links.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from html import escape
+from typing import Any
+
+from vaerepro.report.build import Experiment, Figure, Report
+from vaerepro.report.formatting import (
+    STATUS_CSS,
+    STATUS_ORDER,
+    claimed_text,
+    compared_with,
+    entry_details,
+    metric_value_text,
+    number,
+    signed,
+)
+from vaerepro.report.html_style import SELF_CHECK_SCRIPT, STYLESHEET
+from vaerepro.report.metric_catalog import TASK_TITLES, metric_name
+from vaerepro.report.pipeline_graph import as_svg, as_text
+from vaerepro.report.provenance import (
+    audit_commands,
+    environment_table,
+    provenance_rows,
+    upstream_trail,
+)
+from vaerepro.report.status import Assessment, Status
+from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_CITATION, SURVEY_TITLE
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") -> str:
+    """Cells are HTML already (callers escape); header cells are plain text."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(rows_cell(c) for c in row) + "</tr>" for row in rows)
+    return f'<div class="table-wrap"><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def rows_cell(cell: str) -> str:
+    return cell if cell.startswith("<td") else f"<td>{cell}</td>"
+
+
+def _status(status: Status) -> str:
+    return f'<span class="status {STATUS_CSS[status.kind]}">{_e(status.kind.value)}</span>'
+
+
+def _figure(figure: Figure) -> str:
+    if figure.problem:
+        return f'<p class="missing">Figure <b>{_e(figure.name)}</b> ({_e(figure.path)}): {_e(figure.problem)}</p>'
+    return (f'<figure><img src="{_e(figure.path)}" alt="{_e(figure.name)}">'
+            f'<figcaption>{_e(figure.name)} · <span class="mono">{_e(figure.path)}</span></figcaption></figure>')
+
+
+def _claim_row(assessment: Assessment) -> str:
+    claim = assessment.claim
+    flag = (f' <span class="flag" title="{_e(claim.discrepancy)}">⚑</span>' if claim.flagged else "")
+    statement = (f"{_e(claim.statement)}<span class=\"meta\">{_e(claim.id)} · {_e(claim.model)} · "
+                 f"{_e(claim.dataset)} · {_e(metric_name(claim.metric))} · cites {_e(claim.cites)}</span>")
+    reason = assessment.status.reason if assessment.status.reason else ""
+    detail = assessment.explanation or reason
+    status = _status(assessment.status) + (f'<span class="meta">{_e(detail)}</span>' if detail else "")
+    return ("<tr>" + f"<td>{statement}</td>" + f'<td class="num">{_e(claimed_text(claim))}{flag}</td>'
+            + f'<td class="num">{_e(number(assessment.ours))}</td>' + f"<td>{_e(compared_with(assessment))}</td>"
+            + f'<td class="num">{_e(signed(assessment.delta))}</td>' + f"<td>{status}</td></tr>")
+
+
+def _claims_table(report: Report) -> str:
+    body, section = [], None
+    for assessment in report.assessments:
+        if assessment.claim.section != section:
+            section = assessment.claim.section
+            body.append(f'<tr class="group"><td colspan="6">{_e(section)}</td></tr>')
+        body.append(_claim_row(assessment))
+    head = "".join(f"<th>{h}</th>" for h in ("claim", "claimed", "ours", "judged against", "delta", "status"))
+    return f'<div class="table-wrap"><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = []
+    for key, entry in metrics.items():
+        measured = entry.get("value") is not None
+        unit = entry.get("unit", "") if measured else str(entry.get("not_measured", ""))
+        rows.append([f"{_e(metric_name(key))}<span class=\"meta mono\">{_e(key)}</span>",
+                     f'<td class="num">{_e(metric_value_text(entry))}</td>', _e(unit),
+                     _e(entry.get("convention", "")), _e(entry_details(entry))])
+    return _table(["metric", "value", "unit", "convention", "details"], rows) if rows else "<p>No metrics recorded.</p>"
+
+
+def _experiment(experiment: Experiment) -> str:
+    parts = [f'<section class="experiment" id="exp-{_e(experiment.name)}"><h4>{_e(experiment.name)}</h4>']
+    if experiment.error:
+        parts.append(f'<div class="callout">Metrics file unreadable: {_e(experiment.error)}</div></section>')
+        return "".join(parts)
+    record = experiment.record
+    assert record is not None
+    badges = [f"model {experiment.model}", f"dataset {experiment.dataset}", f"profile {record.get('profile')}",
+              f"variant {record.get('data_variant')}", f"device {record.get('device')}", f"seed {record.get('seed')}"]
+    parts.append('<div class="badges">' + "".join(f'<span class="badge">{_e(b)}</span>' for b in badges) + "</div>")
+    if record.get("profile") != "full":
+        parts.append('<p class="callout note">Smoke profile: tiny model and evaluation subsets, for checking the '
+                     "pipeline. These numbers are not a reproduction.</p>")
+    parts.append(_metrics_table(record["metrics"]))
+    if experiment.figures:
+        parts.append('<div class="figures">' + "".join(_figure(f) for f in experiment.figures) + "</div>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _task_sections(report: Report) -> str:
+    parts = []
+    for task, title in TASK_TITLES.items():
+        members = [e for e in report.experiments if e.task == task]
+        if not members:
+            continue
+        overview = _table(["experiment", "model", "dataset", "state"], [
+            [f'<span class="mono">{_e(e.name)}</span>', _e(e.model), _e(e.dataset),
+             _e(e.state) if e.record is not None or e.error else '<span class="status idle">not run</span>']
+            for e in members])
+        parts.append(f'<h2 id="{task}">{_e(title)}</h2>{overview}')
+        parts += [_experiment(e) for e in members if e.record is not None or e.error]
+    return "".join(parts)
+
+
+def _datasets(report: Report) -> str:
+    rows = [[f'<span class="mono">{_e(name)}</span>', _e(s.get("variant")),
+             _e(", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items())),
+             f'<span class="mono">{_e(str(s.get("sha256"))[:16])}…</span>']
+            for name, s in sorted(report.datasets.items())]
+    table = _table(["dataset", "variant", "splits", "sha256"], rows) if rows else "<p>No dataset summaries yet.</p>"
+    figures = "".join(_figure(report.dataset_figures[name]) for name in sorted(report.dataset_figures))
+    return f'<h2 id="datasets">Datasets</h2>{table}<div class="figures">{figures}</div>'
+
+
+def _provenance(report: Report) -> str:
+    parts = ['<h2 id="provenance">Provenance</h2>',
+             "<p>Per experiment: what ran, where, on which data, with which parameters. "
+             "Click to expand.</p>"]
+    for experiment in (e for e in report.experiments if e.record is not None):
+        record = experiment.record
+        assert record is not None
+        rows = [[_e(label), f'<span class="mono">{_e(text)}</span>'] for label, text in provenance_rows(record, report.datasets)]
+        params = json.dumps(record.get("params"), indent=2, sort_keys=True)
+        environment = record.get("environment") or {}
+        env_rows = [[_e(k), _e(v)] for k, v in sorted(environment.items())] if isinstance(environment, Mapping) else []
+        parts.append(f"<details><summary>{_e(experiment.name)} · {_e(record.get('profile'))} · "
+                     f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
+                     f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
+                     f"{_table(['package', 'version'], env_rows, 'kv')}</details>")
+    if not report.records.records:
+        parts.append("<p>No experiment has metrics yet.</p>")
+    environment = environment_table(report.records.records)
+    if environment:
+        parts.append('<h3 id="environment">Environment across experiments</h3>'
+                     + _table(["package", "version"], [[_e(p), _e(v)] for p, v in environment], "kv"))
+    graph = report.graph
+    parts.append(f'<h3 id="graph">Pipeline graph</h3><p>Source: {_e(graph.source)}. {_e(graph.note)}</p>')
+    svg = as_svg(graph)
+    if svg:
+        parts.append(f'<div class="dag-wrap">{svg}</div>')
+    parts.append(f"<details><summary>as text</summary><pre>{_e(as_text(graph))}</pre></details>")
+    return "".join(parts)
+
+
+def _audit(report: Report) -> str:
+    experiment, metric = report.audit_target or ("vae-mnist", "negative_elbo")
+    parts = ['<h2 id="audit">Audit: tracing one number</h2>',
+             f"<p>Example: <code>{_e(metric)}</code> of <code>{_e(experiment)}</code>, stored in "
+             f"<code>reports/metrics/{_e(experiment)}.json</code>. DVC re-runs a stage when any of the "
+             "hashes below changes, so these entries are the number's lineage: the data it saw, the "
+             "parameters it read and the code that computed it.</p>"]
+    trail = upstream_trail(report.lock, f"evaluate@{experiment}")
+    if not trail:
+        parts.append(f'<p class="callout note"><code>dvc.lock</code> has no entry for <code>evaluate@{_e(experiment)}</code> '
+                     f"yet; run <code>uv run dvc repro evaluate@{_e(experiment)}</code> to create it.</p>")
+    for entry in trail:
+        rows = [["dep", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.deps]
+        rows += [["out", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.outs]
+        rows += [["param", f'<span class="mono">{_e(k)}</span>', f'<span class="mono">{_e(json.dumps(v, sort_keys=True)[:100])}</span>']
+                 for k, v in entry.params.items()]
+        parts.append(f"<h3>{_e(entry.stage)}</h3><p><code>{_e(entry.cmd)}</code></p>"
+                     + _table(["kind", "path / key", "md5 / value"], rows))
+    commands = "\n".join(f"{command}\n    # {purpose}" for command, purpose in audit_commands(experiment, metric))
+    parts.append(f"<p>Commands to check it:</p><pre>{_e(commands)}</pre>")
+    return "".join(parts)
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document."""
+    counts = report.counts()
+    tiles = "".join(f'<div class="tile"><b>{counts[kind]}</b><span class="status {STATUS_CSS[kind]}">{_e(kind.value)}</span></div>'
+                    for kind in STATUS_ORDER if kind in counts)
+    errors = ""
+    if report.records.errors:
+        items = "".join(f"<li><code>{_e(name)}</code>: {_e(message)}</li>" for name, message in sorted(report.records.errors.items()))
+        errors = f'<div class="callout"><b>Unreadable metrics files</b> (the rest of the report is unaffected):<ul>{items}</ul></div>'
+    flagged = "".join(
+        f"<li><b>{_e(c.id)}</b> ({_e(c.section)}): survey {_e(claimed_text(c))}. {_e(c.discrepancy)}"
+        + (f'<span class="meta">Paper: {_e(c.paper_value_source)}. Cites {_e(c.cites)}.</span>' if c.paper_value_source
+           else f'<span class="meta">Cites {_e(c.cites)}.</span>') + "</li>"
+        for c in report.claims if c.flagged)
+    toc = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in (
+        ("claims", "Claims"), ("discrepancies", "Survey vs paper"), ("generation", "Generation"),
+        ("denoising", "Denoising"), ("enhancement", "Enhancement"), ("datasets", "Datasets"),
+        ("provenance", "Provenance"), ("audit", "Audit"), ("rules", "Status rules")))
+    body = (
+        f"<header><h1>Reproduction report</h1><p class=\"subtitle\">{_e(SURVEY_CITATION)}</p>"
+        f'<nav class="toc">{toc}</nav></header>'
+        f'<p class="lede">{_e(INTRODUCTION)}</p><div class="glance">{tiles}</div>{errors}'
+        f'<h2 id="claims">Claims</h2><p>Every quantitative claim of the survey, and the qualitative ones this '
+        f'pipeline turns into measurements. <span class="flag">⚑</span> marks claims where the survey differs '
+        f"from the paper it cites. Hover a flag for the details, or see the next section.</p>{_claims_table(report)}"
+        f'<h2 id="discrepancies">Survey vs cited paper</h2><ul class="discrepancies">{flagged}</ul>'
+        "<p>Paper values were entered from the papers' published tables and not re-read on this offline "
+        "machine (<code>verified_against_paper: false</code> in the registry); check them before citing.</p>"
+        f"{_task_sections(report)}{_datasets(report)}{_provenance(report)}{_audit(report)}"
+        f'<h2 id="rules">How statuses are decided</h2><p>{_e(STATUS_RULES)}</p>'
+        "<footer>Generated by the <code>report</code> stage of vaerepro "
+        "(<code>pipeline/report.py</code>) from <code>reports/metrics/*.json</code> and the claims registry "
+        "<code>src/vaerepro/report/claims.yaml</code>.</footer>"
+    )
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Reproduction report: {_e(SURVEY_TITLE)}</title>"
+            f"<style>{STYLESHEET}</style><script>{SELF_CHECK_SCRIPT}</script></head>"
+            f"<body>{body}</body></html>\n")

@@ -1,0 +1,137 @@
+"""``reports/report.md``: the report as GitHub-flavoured Markdown (tables, relative images).
+
+Same content and order as the HTML; meant for reading in a diff or on a code host. Image
+links are relative to ``reports/``, where this file lives.
+"""
+
+from __future__ import annotations
+
+import json
+
+from vaerepro.report.build import Experiment, Figure, Report
+from vaerepro.report.formatting import (
+    STATUS_ORDER,
+    claimed_text,
+    compared_with,
+    entry_details,
+    metric_value_text,
+    number,
+    signed,
+)
+from vaerepro.report.metric_catalog import TASK_TITLES, metric_name
+from vaerepro.report.pipeline_graph import as_text
+from vaerepro.report.provenance import (
+    audit_commands,
+    environment_table,
+    provenance_rows,
+    upstream_trail,
+)
+from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_TITLE
+
+
+def cell(text: object) -> str:
+    """One table cell: no pipes or newlines may break the row."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _figure(figure: Figure) -> str:
+    if figure.problem:
+        return f"*figure {figure.name}: {figure.problem} ({figure.path})*"
+    return f"![{figure.name}]({figure.path})"
+
+
+def _experiment(experiment: Experiment, report: Report) -> list[str]:
+    lines = [f"#### {experiment.name}", ""]
+    if experiment.error:
+        return lines + [f"**Metrics file unreadable:** {experiment.error}", ""]
+    record = experiment.record
+    assert record is not None
+    lines += [f"Model `{experiment.model}` on `{experiment.dataset}` · profile **{record.get('profile')}** · "
+              f"data variant `{record.get('data_variant')}` · device {record.get('device')}", ""]
+    rows = [[metric_name(key), key, metric_value_text(entry),
+             entry.get("unit", "") if entry.get("value") is not None else entry.get("not_measured", ""),
+             entry.get("convention", ""), entry_details(entry)]
+            for key, entry in record["metrics"].items()]
+    lines += table(["metric", "key", "value", "unit / reason", "convention", "details"], rows) if rows else ["*no metrics recorded*", ""]
+    lines += [_figure(figure) + "\n" for figure in experiment.figures]
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as one Markdown string."""
+    counts = report.counts()
+    lines = [f"# Reproduction report: {SURVEY_TITLE}", "", INTRODUCTION, ""]
+    lines += ["**At a glance:** " + ", ".join(f"{counts[kind]} {kind.value}" for kind in STATUS_ORDER if kind in counts), ""]
+    if report.records.errors:
+        lines += ["> **Unreadable metrics files** (the rest of the report is unaffected):", ">"]
+        lines += [f"> - `{name}`: {message}" for name, message in sorted(report.records.errors.items())] + [""]
+
+    lines += ["## Claims", ""]
+    rows = [[a.claim.id, a.claim.section, a.claim.statement, claimed_text(a.claim) + (" ⚑" if a.claim.flagged else ""),
+             number(a.ours), compared_with(a), signed(a.delta), a.status.label] for a in report.assessments]
+    lines += table(["id", "section", "claim", "claimed", "ours", "judged against", "delta", "status"], rows)
+    lines += ["⚑ = the survey's number or wording differs from the cited paper (next section).", ""]
+
+    lines += ["## Survey vs cited paper", ""]
+    for claim in (c for c in report.claims if c.flagged):
+        lines += [f"- **{claim.id}** — survey: {claimed_text(claim)}; cited: {claim.cites}. {claim.discrepancy}"
+                  + (f" *Paper value source:* {claim.paper_value_source}." if claim.paper_value_source else "")]
+    lines += ["", "Paper values were entered from the papers' published tables and not re-read offline "
+              "(`verified_against_paper: false` in the registry); check them before citing.", ""]
+
+    for task, title in TASK_TITLES.items():
+        members = [e for e in report.experiments if e.task == task]
+        if not members:
+            continue
+        lines += [f"## {title}", ""]
+        lines += table(["experiment", "model", "dataset", "state"],
+                       [[e.name, e.model, e.dataset, e.state] for e in members])
+        for experiment in members:
+            if experiment.record is not None or experiment.error:
+                lines += _experiment(experiment, report)
+
+    lines += ["## Datasets", ""]
+    rows = [[name, s.get("variant"), ", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items()),
+             f"`{str(s.get('sha256'))[:16]}…`"] for name, s in sorted(report.datasets.items())]
+    lines += table(["dataset", "variant", "splits", "sha256"], rows) if rows else ["*no dataset summaries*", ""]
+    lines += [_figure(report.dataset_figures[name]) + "\n" for name in sorted(report.dataset_figures)]
+
+    lines += ["## Provenance", ""]
+    for experiment in (e for e in report.experiments if e.record is not None):
+        record = experiment.record
+        assert record is not None
+        lines += [f"### {experiment.name}", ""]
+        lines += table(["", ""], [[label, text] for label, text in provenance_rows(record, report.datasets)])
+        lines += ["Params:", "", "```json", json.dumps(record.get("params"), indent=2, sort_keys=True), "```", ""]
+    environment = environment_table(report.records.records)
+    lines += ["### Environment", ""]
+    lines += table(["package", "version"], [list(row) for row in environment]) if environment else ["*no records*", ""]
+    lines += ["### Pipeline graph", "", f"Source: {report.graph.source}. {report.graph.note}", "", "```text", as_text(report.graph), "```", ""]
+
+    lines += ["## Audit: tracing one number", ""]
+    lines += _audit(report)
+    lines += ["## How statuses are decided", "", STATUS_RULES, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _audit(report: Report) -> list[str]:
+    experiment, metric = report.audit_target or ("vae-mnist", "negative_elbo")
+    stage = f"evaluate@{experiment}"
+    lines = [f"Example: `{metric}` of `{experiment}` (in `reports/metrics/{experiment}.json`).", ""]
+    trail = upstream_trail(report.lock, stage)
+    if not trail:
+        lines += [f"`dvc.lock` has no entry for `{stage}` yet: run `uv run dvc repro {stage}` to create it.", ""]
+    for entry in trail:
+        lines += [f"**{entry.stage}** — `{entry.cmd}`", ""]
+        rows = [["dep", path, md5] for path, md5 in entry.deps] + [["out", path, md5] for path, md5 in entry.outs]
+        rows += [["param", key, json.dumps(value, sort_keys=True)[:80]] for key, value in entry.params.items()]
+        lines += table(["kind", "path / key", "md5 / value"], rows)
+    lines += ["Commands:", "", "```bash"]
+    lines += [f"{command}    # {purpose}" for command, purpose in audit_commands(experiment, metric)]
+    return lines + ["```", ""]

@@ -1,0 +1,211 @@
+"""The status of each claim: the rules that decide "reproduced", as code (issue 5).
+
+Value claims, in order (the first rule that applies wins):
+
+1. the registry says nothing here can measure it          → not measurable here: <reason>
+2. the experiment's metrics file exists but is malformed  → metrics file unreadable
+3. no metrics file for the experiment                     → not run
+4. the record lacks the metric, or marks it not_measured,
+   or lacks the requested detail                          → not measurable here: <reason>
+5. the record's profile is ``smoke``                      → smoke run only (not a reproduction)
+   (any profile other than ``full`` is likewise never a reproduction)
+6. the data variant is not comparable (lossy copy, other
+   test set)                                              → not comparable: <variant>
+7. the data variant is a documented subset (``subset-…``):
+   within tolerance → partial; outside → not comparable: <variant>
+   (success on less data is evidence; failure on less data is not conclusive)
+8. otherwise: within tolerance → reproduced, else → not reproduced
+
+"Within tolerance" respects the metric's direction: for a lower-is-better metric (FID, NLL)
+``ours ≤ reference + tolerance``, so beating the claim counts as reproduced; for
+higher-is-better ``ours ≥ reference − tolerance``; for ``equal`` ``|ours − reference| ≤
+tolerance``. The reference is the survey's number unless the registry says ``reference:
+paper`` (the survey misquotes the paper, so we reproduce what the paper measured).
+
+Comparison claims apply rules 1–5 to each side, then check the relation. Rule 6–7 apply
+only when one side is a published constant: two of our own experiments on the same data
+variant are comparable with each other even on a lossy or subset copy, because both see the
+same data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from vaerepro.report.claims import Claim, Quantity
+from vaerepro.report.records import RecordSet
+
+# Provenance fields a claim may measure directly (e.g. "VDVAE uses 39M parameters").
+PROVENANCE_METRICS = ("parameter_count",)
+# Variant parts that leave a number comparable with published ones. CelebA-HQ at 256² is
+# conventionally made by resizing the 1024² originals, so that resize is not a deviation.
+COMPARABLE_VARIANT_PARTS = ("official", "resized-from-")
+SUBSET_VARIANT_PART = "subset-"
+
+
+class StatusKind(StrEnum):
+    REPRODUCED = "reproduced"
+    PARTIAL = "partial"
+    NOT_REPRODUCED = "not reproduced"
+    SMOKE = "smoke run only"
+    NOT_COMPARABLE = "not comparable"
+    NOT_MEASURABLE = "not measurable here"
+    NOT_RUN = "not run"
+    UNREADABLE = "metrics file unreadable"
+
+
+@dataclass(frozen=True)
+class Status:
+    kind: StatusKind
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """The text the report prints, e.g. ``not measurable here: no ImageNet``."""
+        if self.kind is StatusKind.SMOKE:
+            return "smoke run only (not a reproduction)"
+        return f"{self.kind.value}: {self.reason}" if self.reason and self.kind in _REASON_IN_LABEL else self.kind.value
+
+
+_REASON_IN_LABEL = {StatusKind.NOT_MEASURABLE, StatusKind.NOT_COMPARABLE}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A claim with our number, the number it is judged against, and the verdict."""
+
+    claim: Claim
+    status: Status
+    ours: float | None = None
+    reference: float | None = None
+    delta: float | None = None
+    explanation: str = ""
+    experiments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: float | None
+    record: Mapping[str, Any] | None
+    problem: Status | None
+
+
+def variant_class(variant: str) -> str:
+    """``comparable``, ``subset`` or ``not comparable`` for a ``+``-joined variant marker."""
+    parts = [part for part in str(variant).split("+") if part]
+    if not parts:
+        return "not comparable"
+    if any(not part.startswith((*COMPARABLE_VARIANT_PARTS, SUBSET_VARIANT_PART)) for part in parts):
+        return "not comparable"
+    return "subset" if any(part.startswith(SUBSET_VARIANT_PART) for part in parts) else "comparable"
+
+
+def resolve(quantity: Quantity, records: RecordSet) -> Resolved:
+    """Find a quantity's number, or the status that explains why there is none (rules 2–4)."""
+    if quantity.experiment is None:
+        return Resolved(quantity.value, None, None)
+    experiment, metric = quantity.experiment, quantity.metric or ""
+    if experiment in records.errors:
+        return Resolved(None, None, Status(StatusKind.UNREADABLE, records.errors[experiment]))
+    record = records.get(experiment)
+    if record is None:
+        return Resolved(None, None, Status(StatusKind.NOT_RUN, f"no reports/metrics/{experiment}.json"))
+    entry = record["metrics"].get(metric)
+    if entry is None and metric in PROVENANCE_METRICS and isinstance(record.get(metric), int | float):
+        return Resolved(float(record[metric]), record, None)
+    if entry is None:
+        return Resolved(None, record, Status(StatusKind.NOT_MEASURABLE, f"{experiment} recorded no '{metric}'"))
+    if entry.get("value") is None:
+        return Resolved(None, record, Status(StatusKind.NOT_MEASURABLE, str(entry.get("not_measured"))))
+    value = entry.get(quantity.detail) if quantity.detail else entry["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        what = f"'{metric}' detail '{quantity.detail}'" if quantity.detail else f"'{metric}'"
+        return Resolved(None, record, Status(StatusKind.NOT_MEASURABLE, f"{experiment} has no finite number for {what}"))
+    return Resolved(float(value), record, None)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.6g}"
+
+
+def within_tolerance(ours: float, reference: float, allowed: float, direction: str) -> bool:
+    """Direction-aware tolerance test (module docstring, rule 8)."""
+    if direction == "lower_is_better":
+        return ours <= reference + allowed
+    if direction == "higher_is_better":
+        return ours >= reference - allowed
+    return abs(ours - reference) <= allowed
+
+
+def _gate(records: list[Mapping[str, Any]], success: bool, check_variant: bool) -> Status:
+    """Rules 5–8: profile, then data variant, then the outcome."""
+    for record in records:
+        profile = record.get("profile")
+        if profile == "smoke":
+            return Status(StatusKind.SMOKE)
+        if profile != "full":
+            return Status(StatusKind.NOT_COMPARABLE, f"profile {profile!r}")
+    if check_variant:
+        for record in records:
+            variant = str(record.get("data_variant"))
+            kind = variant_class(variant)
+            if kind == "not comparable" or (kind == "subset" and not success):
+                return Status(StatusKind.NOT_COMPARABLE, variant)
+        subsets = [str(r.get("data_variant")) for r in records if variant_class(str(r.get("data_variant"))) == "subset"]
+        if subsets:
+            return Status(StatusKind.PARTIAL, f"within tolerance on {', '.join(subsets)}")
+    return Status(StatusKind.REPRODUCED if success else StatusKind.NOT_REPRODUCED)
+
+
+def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
+    assert claim.measure is not None and claim.tolerance is not None
+    reference = claim.reference_value
+    resolved = resolve(claim.measure, records)
+    experiments = claim.experiments
+    if resolved.problem is not None or resolved.value is None or reference is None:
+        problem = resolved.problem or Status(StatusKind.NOT_MEASURABLE, "no value to compare")
+        return Assessment(claim, problem, reference=reference, experiments=experiments)
+    ours = resolved.value
+    allowed = claim.tolerance.allowed(reference)
+    success = within_tolerance(ours, reference, allowed, claim.direction)
+    bound = {"lower_is_better": "≤", "higher_is_better": "≥"}.get(claim.direction, "within")
+    explanation = (f"ours {_fmt(ours)}; needs {bound} {_fmt(reference)} {claim.tolerance.describe()} "
+                   f"({claim.direction.replace('_', ' ')})")
+    assert resolved.record is not None
+    status = _gate([resolved.record], success, check_variant=True)
+    return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments)
+
+
+def _assess_comparison(claim: Claim, records: RecordSet) -> Assessment:
+    assert claim.compare is not None
+    left, right = resolve(claim.compare.left, records), resolve(claim.compare.right, records)
+    for side in (left, right):
+        if side.problem is not None:
+            return Assessment(claim, side.problem, experiments=claim.experiments)
+    assert left.value is not None and right.value is not None
+    success = claim.compare.holds(left.value, right.value)
+    involved = [side.record for side in (left, right) if side.record is not None]
+    variants = {str(record.get("data_variant")) for record in involved}
+    # Our own two experiments on one data variant see the same data: comparable (docstring).
+    against_constant = claim.compare.right.experiment is None
+    status = _gate(involved, success, check_variant=against_constant or len(variants) > 1)
+    explanation = (f"{claim.compare.left.describe()} = {_fmt(left.value)} {claim.compare.symbol()} "
+                   f"{claim.compare.right.describe()} = {_fmt(right.value)}: {'holds' if success else 'does not hold'}")
+    return Assessment(claim, status, left.value, right.value, left.value - right.value, explanation, claim.experiments)
+
+
+def assess(claim: Claim, records: RecordSet) -> Assessment:
+    """Apply the rules of this module's docstring to one claim."""
+    if claim.not_measurable:
+        return Assessment(claim, Status(StatusKind.NOT_MEASURABLE, claim.not_measurable), reference=claim.reference_value)
+    if claim.compare is not None:
+        return _assess_comparison(claim, records)
+    return _assess_value(claim, records)
+
+
+def assess_all(claims: list[Claim], records: RecordSet) -> list[Assessment]:
+    return [assess(claim, records) for claim in claims]

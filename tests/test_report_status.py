@@ -1,0 +1,175 @@
+"""The status rules of src/vaerepro/report/status.py and the claims registry's validation."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, ClaimsError, load_claims, parse_claim
+from vaerepro.report.records import RecordSet
+from vaerepro.report.status import StatusKind, assess, variant_class, within_tolerance
+
+BASE = {"section": "3.2", "statement": "s", "model": "m", "dataset": "d", "unit": "dB", "cites": "[8]"}
+
+
+def value_claim(metric: str = "psnr", survey_value: float = 38.26, tolerance: dict | None = None, **extra):
+    raw = {"id": "c", **BASE, "metric": metric, "survey_value": survey_value,
+           "measure": {"experiment": "zheng-cc15", "metric": metric}, "tolerance": tolerance or {"absolute": 0.5}}
+    return parse_claim({**raw, **extra})
+
+
+def record(metrics: dict, profile: str = "full", variant: str = "official", **extra) -> dict:
+    return {"experiment": "zheng-cc15", "profile": profile, "data_variant": variant, "metrics": metrics, **extra}
+
+
+def records(**by_name) -> RecordSet:
+    return RecordSet(records=dict(by_name))
+
+
+def kind(claim, record_set) -> StatusKind:
+    return assess(claim, record_set).status.kind
+
+
+@pytest.mark.parametrize(("ours", "expected"), [(38.0, StatusKind.REPRODUCED), (37.7, StatusKind.NOT_REPRODUCED),
+                                                (40.0, StatusKind.REPRODUCED)])
+def test_higher_is_better_within_tolerance_or_beating_it(ours, expected):
+    assert kind(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": ours}})})) is expected
+
+
+@pytest.mark.parametrize(("ours", "expected"), [(4.0, StatusKind.REPRODUCED), (5.6, StatusKind.REPRODUCED),
+                                                (5.7, StatusKind.NOT_REPRODUCED)])
+def test_lower_is_better_relative_tolerance_beating_the_claim_reproduces(ours, expected):
+    claim = value_claim("fid", 4.9, {"relative": 0.15})
+    assert kind(claim, records(**{"zheng-cc15": record({"fid": {"value": ours}})})) is expected
+
+
+def test_equal_direction_fails_on_both_sides():
+    claim = value_claim("compression_factor", 3, {"absolute": 0.01}, direction="equal")
+    for ours, expected in ((3.0, StatusKind.REPRODUCED), (2.5, StatusKind.NOT_REPRODUCED), (3.5, StatusKind.NOT_REPRODUCED)):
+        assert kind(claim, records(**{"zheng-cc15": record({"compression_factor": {"value": ours}})})) is expected
+
+
+def test_within_tolerance_boundaries():
+    assert within_tolerance(10.5, 10, 0.5, "lower_is_better")
+    assert not within_tolerance(10.51, 10, 0.5, "lower_is_better")
+    assert within_tolerance(9.5, 10, 0.5, "higher_is_better")
+    assert not within_tolerance(9.4, 10, 0.5, "equal")
+
+
+def test_no_metrics_file_is_not_run_and_malformed_is_unreadable():
+    assert kind(value_claim(), RecordSet()) is StatusKind.NOT_RUN
+    broken = RecordSet(errors={"zheng-cc15": "reports/metrics/zheng-cc15.json: not a readable JSON file"})
+    status = assess(value_claim(), broken).status
+    assert status.kind is StatusKind.UNREADABLE and "zheng-cc15.json" in status.reason
+
+
+def test_not_measured_and_missing_metric_give_the_reason():
+    status = assess(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": None, "not_measured": "no weights"}})})).status
+    assert status.kind is StatusKind.NOT_MEASURABLE and status.label == "not measurable here: no weights"
+    status = assess(value_claim(), records(**{"zheng-cc15": record({})})).status
+    assert status.kind is StatusKind.NOT_MEASURABLE and "recorded no 'psnr'" in status.reason
+
+
+def test_registry_not_measurable_wins():
+    claim = parse_claim({"id": "x", **BASE, "metric": "bits_per_dim", "survey_value": 3.8, "not_measurable": "no ImageNet-32"})
+    assert assess(claim, RecordSet()).status.label == "not measurable here: no ImageNet-32"
+
+
+def test_smoke_is_never_reproduced():
+    for ours in (38.26, 10.0):
+        status = assess(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": ours}}, profile="smoke")})).status
+        assert status.kind is StatusKind.SMOKE and status.label == "smoke run only (not a reproduction)"
+
+
+def test_unknown_profile_is_not_comparable():
+    status = assess(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": 38.3}}, profile="debug")})).status
+    assert status.kind is StatusKind.NOT_COMPARABLE
+
+
+def test_variants_lossy_not_comparable_subset_partial():
+    lossy = records(**{"zheng-cc15": record({"psnr": {"value": 38.3}}, variant="lossy-jpeg-q75")})
+    assert assess(value_claim(), lossy).status.label == "not comparable: lossy-jpeg-q75"
+    subset_hit = records(**{"zheng-cc15": record({"psnr": {"value": 38.3}}, variant="subset-our485-200-of-485")})
+    assert kind(value_claim(), subset_hit) is StatusKind.PARTIAL
+    subset_miss = records(**{"zheng-cc15": record({"psnr": {"value": 30.0}}, variant="subset-our485-200-of-485")})
+    assert kind(value_claim(), subset_miss) is StatusKind.NOT_COMPARABLE
+
+
+def test_variant_classes():
+    assert variant_class("official") == "comparable"
+    assert variant_class("official+resized-from-1024x1024-lanczos") == "comparable"
+    assert variant_class("subset-27000-of-30000+resized-from-1024x1024-lanczos") == "subset"
+    assert variant_class("lossy-jpeg-q75") == "not comparable"
+    assert variant_class("funiegan-test-23-pairs") == "not comparable"
+    assert variant_class("") == "not comparable"
+
+
+def test_reference_paper_judges_against_the_papers_number():
+    claim = value_claim("fid", 4.9, {"relative": 0.15}, paper_value=10.2, reference="paper", discrepancy="misquote")
+    result = assess(claim, records(**{"zheng-cc15": record({"fid": {"value": 11.0}})}))
+    assert result.status.kind is StatusKind.REPRODUCED and result.reference == 10.2 and claim.flagged
+    assert result.delta == pytest.approx(0.8)
+
+
+def test_detail_and_provenance_quantities():
+    claim = value_claim("kl_latent_vs_image", 0.3821, {"relative": 0.25}, direction="equal",
+                        measure={"experiment": "zheng-cc15", "metric": "kl_latent_vs_image", "detail": "latent"})
+    kl = {"kl_latent_vs_image": {"value": 0.9, "latent": 0.40, "image": 0.47}}
+    assert assess(claim, records(**{"zheng-cc15": record(kl)})).ours == 0.40
+    params = value_claim("parameter_count", 39e6, {"relative": 0.1}, direction="equal")
+    result = assess(params, records(**{"zheng-cc15": record({}, parameter_count=39_500_000)}))
+    assert result.status.kind is StatusKind.REPRODUCED
+
+
+def comparison(right: dict, relation: str = "less_than"):
+    return parse_claim({"id": "q", **BASE, "metric": "sharpness_samples", "survey_value": None,
+                        "compare": {"left": {"experiment": "a-mnist", "metric": "m"}, "relation": relation, "right": right}})
+
+
+def test_comparison_of_own_experiments_is_valid_on_a_shared_lossy_variant():
+    claim = comparison({"experiment": "b-mnist", "metric": "m"})
+    both = records(**{"a-mnist": record({"m": {"value": 1.0}}, variant="lossy-jpeg-q75"),
+                      "b-mnist": record({"m": {"value": 2.0}}, variant="lossy-jpeg-q75")})
+    assert kind(claim, both) is StatusKind.REPRODUCED
+    reversed_claim = comparison({"experiment": "b-mnist", "metric": "m"}, relation="greater_than")
+    assert kind(reversed_claim, both) is StatusKind.NOT_REPRODUCED
+    assert kind(claim, records(**{"a-mnist": record({"m": {"value": 1.0}})})) is StatusKind.NOT_RUN
+
+
+def test_comparison_with_a_published_constant_needs_comparable_data():
+    claim = comparison({"value": 2.92, "label": "PixelCNN++"})
+    assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}})})) is StatusKind.REPRODUCED
+    assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}}, variant="lossy-jpeg-q75")})) is StatusKind.NOT_COMPARABLE
+    assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}}, profile="smoke")})) is StatusKind.SMOKE
+
+
+def test_repository_registry_loads_and_covers_the_survey():
+    claims = load_claims(DEFAULT_CLAIMS_PATH)
+    by_id = {claim.id: claim for claim in claims}
+    survey_numbers = {4.9, 10, 10.7, 2.87, 3.80, 3.52, 0.61, 2.42, 38.26, 0.9606, 0.3821, 0.4701, 6.47, 2.91,
+                      29.11, 4.39, 19.16, 0.8373, 19.06, 3, 39e6, 53e6}
+    assert survey_numbers <= {claim.survey_value for claim in claims}
+    vqgan = by_id["gen-vqgan-fid-faces"]
+    assert (vqgan.survey_value, vqgan.paper_value, vqgan.flagged, vqgan.reference_value) == (4.9, 10.2, True, 10.2)
+    for qualitative in ("q-blurry-samples", "q-reconstruction-vs-regularisation", "den-latent-closer-to-awgn",
+                        "enh-uwcvgan-compression-factor"):
+        assert by_id[qualitative].kind in ("comparison", "value")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c.append(copy.deepcopy(c[0])), "duplicate claim id"),
+    (lambda c: c[1].update(tolerance={"percent": 5}), "tolerance must be"),
+    (lambda c: c[1].update(colour="red"), "unknown field"),
+    (lambda c: c[1].pop("tolerance"), "needs a tolerance"),
+    (lambda c: c[1].update(direction="sideways"), "direction must be"),
+])
+def test_registry_errors_name_the_claim(tmp_path: Path, change, message):
+    data = yaml.safe_load(DEFAULT_CLAIMS_PATH.read_text())
+    change(data["claims"])
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ClaimsError, match=message):
+        load_claims(path)
