@@ -1,0 +1,332 @@
+"""The one training loop for every model (see the package docstring for the design)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from vaerepro.models.base import RegisteredModel
+from vaerepro.models.phases import OptimizerGroup, Phase, PhaseSpan, phase_at, plan_phases
+from vaerepro.structured import to_plain
+from vaerepro.training.checkpoints import (
+    CHECKPOINT_NAME,
+    FORMAT,
+    FORMAT_VERSION,
+    CheckpointMismatchError,
+    check_same_model,
+    git_revision,
+    read_checkpoint,
+    save_checkpoint,
+    utc_now,
+)
+from vaerepro.training.device import Precision, choose_device, choose_precision
+from vaerepro.training.metrics_log import MetricsLogger
+from vaerepro.training.seeding import capture_rng_state, restore_rng_state, seed_everything
+from vaerepro.training.settings import TrainSettings
+
+
+class BatchSource(Protocol):
+    """Anything that returns the batch of a given step (e.g. :class:`~.batches.BatchStream`)."""
+
+    def batch(self, step: int) -> Mapping[str, torch.Tensor]: ...
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; training stopped without writing a checkpoint."""
+
+    def __init__(self, message: str, *, step: int, terms: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.step = step
+        self.terms = terms
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a call to :func:`train` did.
+
+    ``step``: completed steps; ``completed``: reached ``settings.steps``; ``resumed_from``:
+    the checkpoint step it resumed from (None for a fresh run); ``metrics``: the last logged
+    mean of each loss term; ``steps_per_second`` counts only steps run in this call.
+    """
+
+    step: int
+    completed: bool
+    checkpoint_path: Path
+    device: str
+    precision: str
+    phase: str
+    resumed_from: int | None
+    wall_seconds: float
+    steps_per_second: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _make_optimizer(settings: TrainSettings, group: OptimizerGroup) -> torch.optim.Optimizer:
+    learning_rate = settings.learning_rate * group.learning_rate_scale
+    if settings.optimizer == "adagrad":
+        return torch.optim.Adagrad(group.parameters, lr=learning_rate, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(group.parameters, lr=learning_rate, betas=settings.adam_betas, weight_decay=settings.weight_decay)
+
+
+def _scalar_terms(outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: value.detach() for name, value in outputs.items() if torch.is_tensor(value) and value.ndim == 0}
+
+
+class _Run:
+    """State of one call to :func:`train`; methods are the loop's steps."""
+
+    def __init__(self, model: RegisteredModel, settings: TrainSettings, output_dir: Path, seed: int) -> None:
+        self.model = model
+        self.settings = settings
+        self.seed = seed
+        self.checkpoint_path = output_dir / CHECKPOINT_NAME
+        self.device = choose_device()
+        self.precision: Precision = choose_precision(self.device, settings.mixed_precision)
+        self.spans: tuple[PhaseSpan, ...] = plan_phases(model.optimizer_phases(settings.steps), settings.steps)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.step = 0
+        self.last_checkpoint_step: int | None = None
+        self.metrics: dict[str, float] = {}
+        # True from the first optimizer update of a step until the step is counted: an
+        # interruption then leaves half-updated weights that must not be checkpointed.
+        self.updating = False
+
+    # -- optimizers and checkpoints -----------------------------------------------------
+
+    def optimizer(self, phase: Phase, group: OptimizerGroup) -> torch.optim.Optimizer:
+        key = f"{phase.name}/{group.name}"
+        if key not in self.optimizers:
+            self.optimizers[key] = _make_optimizer(self.settings, group)
+        return self.optimizers[key]
+
+    def _find_group(self, key: str) -> tuple[Phase, OptimizerGroup]:
+        for span in self.spans:
+            for group in span.phase.groups:
+                if f"{span.phase.name}/{group.name}" == key:
+                    return span.phase, group
+        raise CheckpointMismatchError(
+            f"checkpoint {self.checkpoint_path} has optimizer '{key}', which model "
+            f"'{self.model.registered_name}' does not declare"
+        )
+
+    def phase_of_last_step(self) -> str:
+        return phase_at(self.spans, max(self.step - 1, 0)).phase.name
+
+    def save(self, rng_state: dict[str, Any]) -> None:
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_name": self.model.registered_name,
+            "model_options": self.model.plain_options(),
+            "model_state": self.model.state_dict(),
+            "step": self.step,
+            "phase": self.phase_of_last_step(),
+            "total_steps": self.settings.steps,
+            "settings": to_plain(self.settings),
+            "optimizers": {key: optimizer.state_dict() for key, optimizer in self.optimizers.items()},
+            "grad_scaler": None if self.precision.scaler is None else self.precision.scaler.state_dict(),
+            "rng": rng_state,
+            "seed": self.seed,
+            "device": str(self.device),
+            "precision": self.precision.name,
+            "git_revision": git_revision(),
+            "torch_version": str(torch.__version__),
+            "created": utc_now(),
+            "metrics": dict(self.metrics),
+        }
+        save_checkpoint(self.checkpoint_path, payload)
+        self.last_checkpoint_step = self.step
+
+    def resume(self) -> int:
+        checkpoint = read_checkpoint(self.checkpoint_path, map_location=self.device)
+        check_same_model(checkpoint, self.model.registered_name, self.model.plain_options(), self.checkpoint_path)
+        if checkpoint["seed"] != self.seed:
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} was trained with seed {checkpoint['seed']}, this run uses seed "
+                f"{self.seed}; resuming would mix two data orders"
+            )
+        if checkpoint["settings"]["batch_size"] != self.settings.batch_size:
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} was trained with batch_size {checkpoint['settings']['batch_size']}, "
+                f"this run uses {self.settings.batch_size}"
+            )
+        self.model.load_state_dict(checkpoint["model_state"])
+        self.step = checkpoint["step"]
+        if self.step > 0 and self.phase_of_last_step() != checkpoint["phase"]:
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} stopped at step {self.step} in phase '{checkpoint['phase']}', but with "
+                f"steps={self.settings.steps} that step falls in phase '{self.phase_of_last_step()}'"
+            )
+        for key, state in checkpoint["optimizers"].items():
+            self.optimizer(*self._find_group(key)).load_state_dict(state)
+        if self.precision.scaler is not None and checkpoint["grad_scaler"] is not None:
+            self.precision.scaler.load_state_dict(checkpoint["grad_scaler"])
+        restore_rng_state(checkpoint["rng"])
+        self.metrics = dict(checkpoint.get("metrics", {}))
+        self.last_checkpoint_step = self.step
+        return self.step
+
+    # -- one step -------------------------------------------------------------------------
+
+    def _non_finite(self, outputs: Mapping[str, torch.Tensor], phase: Phase, group: OptimizerGroup) -> NonFiniteLossError:
+        terms = _scalar_terms(outputs)
+        bad = tuple(name for name, value in terms.items() if not torch.isfinite(value))
+        shown = ", ".join(f"{name}={float(terms[name])}" for name in bad) or f"{group.loss_key} (non-scalar)"
+        kept = (
+            f"the last good checkpoint (step {self.last_checkpoint_step}) is kept at {self.checkpoint_path}"
+            if self.last_checkpoint_step is not None
+            else "no checkpoint had been written yet"
+        )
+        return NonFiniteLossError(
+            f"non-finite loss at step {self.step + 1} of {self.model.registered_name} (phase '{phase.name}', "
+            f"optimizer '{group.name}', minimising '{group.loss_key}'): {shown}. Training stopped; {kept}.",
+            step=self.step + 1,
+            terms=bad or (group.loss_key,),
+        )
+
+    def train_step(self, phase: Phase, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        scaler = self.precision.scaler
+        step_terms: dict[str, torch.Tensor] = {}
+        for group in phase.groups:
+            optimizer = self.optimizer(phase, group)
+            self.model.zero_grad(set_to_none=True)
+            with self.precision.autocast(self.device):
+                outputs = self.model(x, y)
+            loss = outputs[group.loss_key]
+            if loss.ndim != 0 or not torch.isfinite(loss):
+                raise self._non_finite(outputs, phase, group)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if self.settings.gradient_clip is not None:
+                torch.nn.utils.clip_grad_norm_(group.parameters, self.settings.gradient_clip)
+            self.updating = True
+            if scaler is not None:
+                scaler.step(optimizer)
+            else:
+                optimizer.step()
+            step_terms.update(_scalar_terms(outputs))
+        if scaler is not None:
+            scaler.update()
+        return step_terms
+
+
+def train(
+    model: RegisteredModel,
+    batches: BatchSource,
+    settings: TrainSettings,
+    output_dir: str | Path,
+    *,
+    seed: int,
+    log_dir: str | Path | None = None,
+    resume: bool = True,
+    stop_at_step: int | None = None,
+) -> TrainResult:
+    """Train ``model`` for ``settings.steps`` steps, checkpointing into ``output_dir``.
+
+    Args:
+        model: a registered model (built with :func:`vaerepro.models.build_model`).
+        batches: gives the batch of each step; ``"image"`` (B, C, H, W) in [0, 1] and, for
+            models with ``uses_labels``, ``"label"`` (B,).
+        settings: steps, batch size, optimizer, logging/checkpoint cadence, AMP, clipping.
+        output_dir: where ``checkpoint.pt`` is written (every ``checkpoint_every`` steps, at
+            the end, and on KeyboardInterrupt).
+        seed: seeds Python/NumPy/torch; recorded in the checkpoint; a resume must use the same.
+        log_dir: dvclive directory for ``train/<term>`` curves; ``None`` disables logging.
+        resume: continue from ``output_dir/checkpoint.pt`` when it exists (same model name,
+            options, seed and batch size, else :class:`CheckpointMismatchError`).
+        stop_at_step: return (with a checkpoint) once this many steps are done, to run long
+            training in chunks; ``result.completed`` is then False.
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/inf (names the step and the terms); the last
+            good checkpoint is left untouched.
+        CheckpointMismatchError: the checkpoint in ``output_dir`` is of another model/run.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    run = _Run(model, settings, output_dir, seed)
+    model.to(run.device)
+    resumed_from = run.resume() if resume and run.checkpoint_path.exists() else None
+    target = settings.steps if stop_at_step is None else min(stop_at_step, settings.steps)
+
+    logger = None
+    if log_dir is not None and run.step < target:
+        logger = MetricsLogger(log_dir, resume_from_step=resumed_from)
+        if resumed_from is None:
+            logger.log_params({"model": model.registered_name, "seed": seed, "device": str(run.device), "precision": run.precision.name})
+    progress = tqdm(
+        total=settings.steps, initial=run.step, disable=not settings.progress_bar, desc=f"train {model.registered_name}", unit="step"
+    )
+    started = time.perf_counter()
+    first_step = run.step
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    current: PhaseSpan | None = None
+    model.train()
+    rng_at_boundary = capture_rng_state()
+    try:
+        while run.step < target:
+            span = phase_at(run.spans, run.step)
+            if span is not current:
+                model.begin_phase(span.phase.name)
+                current = span
+            batch = batches.batch(run.step)
+            x = batch["image"].to(run.device, non_blocking=True)
+            y = None
+            if model.uses_labels:
+                if "label" not in batch:
+                    raise ValueError(f"model '{model.registered_name}' needs labels but the batches have none")
+                y = batch["label"].to(run.device, non_blocking=True)
+            terms = run.train_step(span.phase, x, y)
+            run.step += 1
+            rng_at_boundary = capture_rng_state()
+            run.updating = False
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value.float()
+            count += 1
+            progress.update(1)
+            if run.step % settings.log_every == 0 or run.step == target:
+                run.metrics = {name: float(total) / count for name, total in sums.items()}
+                sums, count = {}, 0
+                if logger is not None:
+                    logger.log(run.step, run.metrics)
+                progress.set_postfix({name: f"{value:.4g}" for name, value in run.metrics.items() if name in ("loss", "recon", "kl")})
+            if run.step % settings.checkpoint_every == 0 and run.step < target:
+                run.save(rng_at_boundary)
+    except KeyboardInterrupt:
+        # Between steps the state is consistent: save it so the run resumes exactly here.
+        # Mid-update it is not; the last periodic checkpoint then stays the resume point.
+        if not run.updating and run.last_checkpoint_step != run.step:
+            run.save(rng_at_boundary)
+        raise
+    finally:
+        progress.close()
+        if logger is not None:
+            logger.close()
+    if run.last_checkpoint_step != run.step or not run.checkpoint_path.exists():
+        run.save(rng_at_boundary)
+    elapsed = time.perf_counter() - started
+    steps_run = run.step - first_step
+    return TrainResult(
+        step=run.step,
+        completed=run.step >= settings.steps,
+        checkpoint_path=run.checkpoint_path,
+        device=str(run.device),
+        precision=run.precision.name,
+        phase=run.phase_of_last_step(),
+        resumed_from=resumed_from,
+        wall_seconds=elapsed,
+        steps_per_second=steps_run / elapsed if elapsed > 0 and steps_run else math.nan,
+        metrics=dict(run.metrics),
+    )

@@ -1,0 +1,59 @@
+"""dvclive logging of training curves, robust to resume and to a repository without commits.
+
+dvclive is told not to save a DVC experiment and not to write ``dvc.yaml`` (the pipeline's
+``dvc.yaml`` declares the plots itself), so logging works in any directory, git repository
+or not. On resume, history rows logged after the checkpoint being resumed from (a run that
+died between checkpoints) are dropped, so every step appears once.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def truncate_history(log_dir: Path, last_step: int) -> None:
+    """Drop rows with ``step > last_step`` from dvclive's metric histories under ``log_dir``."""
+    for history in Path(log_dir).glob("plots/metrics/**/*.tsv"):
+        with history.open(newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+            fields = list(rows[0].keys()) if rows else None
+        if not fields:
+            continue
+        kept = [row for row in rows if int(float(row["step"])) <= last_step]
+        if len(kept) == len(rows):
+            continue
+        temporary = history.with_suffix(".tsv.tmp")
+        with temporary.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
+            writer.writeheader()
+            writer.writerows(kept)
+        temporary.replace(history)
+
+
+class MetricsLogger:
+    """Logs ``train/<term>`` metrics at given steps to ``log_dir`` with dvclive."""
+
+    def __init__(self, log_dir: str | Path, *, resume_from_step: int | None) -> None:
+        # Imported here: dvclive is slow to import and only needed when logging.
+        from dvclive import Live
+
+        self.log_dir = Path(log_dir)
+        resume = resume_from_step is not None and self.log_dir.exists()
+        if resume:
+            truncate_history(self.log_dir, resume_from_step)
+        self.live = Live(dir=str(self.log_dir), resume=resume, save_dvc_exp=False, dvcyaml=False, report=None)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.live.log_params(dict(params))
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        self.live.step = step
+        for name, value in metrics.items():
+            self.live.log_metric(f"train/{name}", value)
+        self.live.next_step()
+
+    def close(self) -> None:
+        self.live.end()

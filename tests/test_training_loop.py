@@ -1,0 +1,169 @@
+"""The training loop: resume equivalence, checkpoints, mismatch and non-finite errors, logging."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_models_contract import CASES, make
+from vaerepro.models import build_model
+from vaerepro.models.vae import VAE
+from vaerepro.training import (
+    BatchStream,
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    TrainSettings,
+    load_model,
+    read_checkpoint,
+    train,
+)
+from vaerepro.training.metrics_log import truncate_history
+
+
+def stream(image_shape=(1, 8, 8), count: int = 40, seed: int = 0, batch_size: int = 8) -> BatchStream:
+    channels, height, width = image_shape
+    rng = np.random.default_rng(123)
+    images = rng.integers(0, 256, size=(count, height, width, channels), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=count)
+    return BatchStream(images, labels, batch_size=batch_size, seed=seed, binarize=True)
+
+
+def settings(**overrides) -> TrainSettings:
+    values = {"steps": 4, "batch_size": 8, "learning_rate": 1e-2, "checkpoint_every": 100, "log_every": 1, "progress_bar": False}
+    values.update(overrides)
+    return TrainSettings(**values)
+
+
+def states_close(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for name in first:
+        torch.testing.assert_close(first[name], second[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_resumed_run_ends_where_an_uninterrupted_run_ends(case, tmp_path):
+    straight = make(case)
+    shape = straight.options.image_shape
+    train(straight, stream(shape), settings(), tmp_path / "straight", seed=7)
+
+    chunked = make(case)
+    first = train(chunked, stream(shape), settings(), tmp_path / "chunked", seed=7, stop_at_step=1)
+    assert (first.step, first.completed) == (1, False)
+    resumed = make(case)
+    second = train(resumed, stream(shape), settings(), tmp_path / "chunked", seed=7)
+    assert (second.step, second.completed, second.resumed_from) == (4, True, 1)
+    states_close(straight.state_dict(), resumed.state_dict())
+
+
+def test_checkpoint_is_self_describing_and_rebuilds_the_model(tmp_path):
+    model = make("vae-conv-bernoulli")
+    result = train(model, stream(), settings(steps=2), tmp_path, seed=1)
+    checkpoint = read_checkpoint(result.checkpoint_path)
+    assert checkpoint["model_name"] == "vae"
+    assert checkpoint["model_options"]["image_shape"] == [1, 8, 8]
+    assert checkpoint["step"] == 2 and checkpoint["seed"] == 1 and checkpoint["device"] == "cpu"
+    assert checkpoint["torch_version"] == torch.__version__
+    assert isinstance(checkpoint["git_revision"], str) and checkpoint["git_revision"]
+    assert set(checkpoint["optimizers"]) == {"train/model"}
+    assert set(checkpoint["rng"]) == {"python", "numpy", "torch", "cuda"}
+    loaded = load_model(result.checkpoint_path)
+    states_close(model.state_dict(), loaded.state_dict())
+    x = stream().batch(0)["image"]
+    torch.testing.assert_close(model.eval().reconstruct(x), loaded.reconstruct(x))
+    assert not list(tmp_path.glob(".*.tmp")), "atomic write left a temp file"
+
+
+def test_two_stage_phases_train_stage_one_then_only_stage_two(tmp_path):
+    model = make("two_stage_vae")
+    result = train(model, stream(), settings(steps=4, checkpoint_every=1), tmp_path / "two", seed=0)
+    assert result.phase == "stage2" and model.stage == "stage2"
+    assert "stage2_recon" in result.metrics
+    checkpoint = read_checkpoint(result.checkpoint_path)
+    assert set(checkpoint["optimizers"]) == {"stage1/model", "stage2/model"}
+    frozen = {name: tensor.clone() for name, tensor in model.state_dict().items() if name.startswith("first_")}
+    train(model, stream(), settings(steps=6), tmp_path / "two", seed=0)
+    for name, tensor in frozen.items():
+        assert torch.equal(tensor, model.state_dict()[name]), f"{name} changed during stage 2"
+    with torch.no_grad():
+        assert model.sample(3, via="first_stage").shape == (3, 1, 8, 8)
+
+
+def test_resuming_another_models_checkpoint_fails_naming_both(tmp_path):
+    train(make("vae-conv-bernoulli"), stream(), settings(steps=1), tmp_path, seed=0)
+    with pytest.raises(CheckpointMismatchError, match="model 'vae'.*'classifier'"):
+        train(make("classifier"), stream(), settings(steps=2), tmp_path, seed=0)
+    other_options = build_model("vae", {"image_shape": [1, 8, 8], "latent_dim": 3, "hidden_channels": 4})
+    with pytest.raises(CheckpointMismatchError, match="latent_dim: checkpoint 2 vs now 3"):
+        train(other_options, stream(), settings(steps=2), tmp_path, seed=0)
+    with pytest.raises(CheckpointMismatchError, match="seed 0"):
+        train(make("vae-conv-bernoulli"), stream(), settings(steps=2), tmp_path, seed=1)
+
+
+class ExplodingVAE(VAE):
+    """A VAE whose reconstruction term turns NaN (or that is interrupted) at a given call."""
+
+    def __init__(self, options, *, nan_at: int | None = None, interrupt_at: int | None = None):
+        super().__init__(options)
+        self.calls = 0
+        self.nan_at, self.interrupt_at = nan_at, interrupt_at
+
+    def forward(self, x, y=None):
+        self.calls += 1
+        if self.calls == self.interrupt_at:
+            raise KeyboardInterrupt
+        outputs = super().forward(x, y)
+        if self.calls == self.nan_at:
+            outputs["recon"] = outputs["recon"] * float("nan")
+            outputs["loss"] = outputs["loss"] + outputs["recon"]
+        return outputs
+
+
+def exploding(**triggers) -> ExplodingVAE:
+    plain = make("vae-conv-bernoulli")
+    model = ExplodingVAE(plain.options, **triggers)
+    model.load_state_dict(plain.state_dict())
+    return model
+
+
+def test_non_finite_loss_stops_naming_step_and_term_and_keeps_last_good_checkpoint(tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"step 4 .*recon=nan.*last good checkpoint \(step 2\)") as caught:
+        train(exploding(nan_at=4), stream(), settings(steps=6, checkpoint_every=2), tmp_path, seed=0)
+    assert caught.value.step == 4 and "recon" in caught.value.terms
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
+
+
+def test_keyboard_interrupt_checkpoints_and_resume_matches_straight_run(tmp_path):
+    straight = make("vae-conv-bernoulli")
+    train(straight, stream(), settings(steps=5), tmp_path / "straight", seed=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(exploding(interrupt_at=4), stream(), settings(steps=5), tmp_path / "interrupted", seed=2)
+    assert read_checkpoint(tmp_path / "interrupted" / "checkpoint.pt")["step"] == 3
+    resumed = make("vae-conv-bernoulli")
+    train(resumed, stream(), settings(steps=5), tmp_path / "interrupted", seed=2)
+    states_close(straight.state_dict(), resumed.state_dict())
+
+
+def test_dvclive_logs_every_term_and_resume_does_not_duplicate_steps(tmp_path):
+    logs = tmp_path / "logs"
+    model = make("vae-conv-bernoulli")
+    train(model, stream(), settings(steps=4, log_every=2), tmp_path / "out", seed=0, log_dir=logs, stop_at_step=2)
+    train(make("vae-conv-bernoulli"), stream(), settings(steps=4, log_every=2), tmp_path / "out", seed=0, log_dir=logs)
+    for term in ("loss", "recon", "kl", "elbo"):
+        history = (logs / "plots" / "metrics" / "train" / f"{term}.tsv").read_text().splitlines()
+        step_column = history[0].split("\t").index("step")
+        steps = [int(line.split("\t")[step_column]) for line in history[1:]]
+        assert steps == [2, 4], (term, history)
+    summary = json.loads((logs / "metrics.json").read_text())
+    assert summary["step"] == 4 and "loss" in summary["train"]
+    assert not (tmp_path / "dvc.yaml").exists()
+
+
+def test_history_logged_after_the_resumed_checkpoint_is_dropped(tmp_path):
+    history = tmp_path / "plots" / "metrics" / "train" / "loss.tsv"
+    history.parent.mkdir(parents=True)
+    history.write_text("step\tloss\n1\t5.0\n2\t4.0\n3\t3.0\n")
+    truncate_history(tmp_path, 2)
+    assert history.read_text().splitlines() == ["step\tloss", "1\t5.0", "2\t4.0"]
