@@ -17,15 +17,29 @@ from vaerepro.data.availability import availability
 
 
 def smoke_targets(params_path: str) -> tuple[list[str], list[str]]:
-    """Stages to run in a smoke run, and lines explaining what is skipped."""
+    """Stages to run in a smoke run, and lines explaining what is skipped.
+
+    Every stage whose dataset can be had here: prepare@, classifier@, evaluate@ (which pulls
+    in train@), and the report when every experiment it depends on can run.
+    """
     params = load_params(params_path)
-    targets, skipped = [], []
+    obtainable, skipped = set(), []
     for name in params.datasets:
         status = availability(name, params)
         if status.obtainable:
-            targets.append(f"prepare@{name}")
+            obtainable.add(name)
         else:
-            skipped.append(f"  skipped {name}: {status.how}")
+            skipped.append(f"  skipped dataset {name}: {status.how}")
+    targets = [f"prepare@{name}" for name in params.datasets if name in obtainable]
+    targets += [f"classifier@{name}" for name in params.classifiers if name in obtainable]
+    runnable = [name for name, experiment in params.experiments.items() if experiment.dataset in obtainable]
+    skipped += [f"  skipped experiment {name}: dataset {params.experiments[name].dataset} not available"
+                for name in params.experiments if name not in runnable]
+    targets += [f"evaluate@{name}" for name in runnable]
+    if len(runnable) == len(params.experiments):
+        targets.append("report")
+    else:
+        skipped.append("  skipped report: it depends on every experiment (run `dvc repro report` once all can run)")
     return targets, skipped
 
 

@@ -1,23 +1,38 @@
 """Turn the library's expected errors into a one-paragraph message and exit status 1.
 
 Stage scripts wrap their work in :func:`reported_errors` so that a missing file, a bad
-checksum or a mistyped parameter reads as an instruction, not as a traceback.
+checksum, a mistyped parameter, a checkpoint of another model or a diverged loss reads as an
+instruction, not as a traceback. Unexpected errors keep their traceback (they are bugs);
+``VAEREPRO_TRACEBACK=1`` shows it for expected ones too.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from vaerepro.data.errors import DatasetError
-from vaerepro.structured import ConfigError
+# By qualified name, so that a data stage need not import torch to recognise training errors.
+EXPECTED_ERRORS = {
+    "vaerepro.structured.ConfigError",
+    "vaerepro.data.errors.DatasetError",
+    "vaerepro.training.checkpoints.CheckpointMismatchError",
+    "vaerepro.training.loop.NonFiniteLossError",
+    "vaerepro.evaluation.record.MalformedMetrics",
+}
+
+
+def is_expected(error: BaseException) -> bool:
+    return any(f"{cls.__module__}.{cls.__qualname__}" in EXPECTED_ERRORS for cls in type(error).__mro__)
 
 
 @contextmanager
 def reported_errors(stage: str) -> Iterator[None]:
     try:
         yield
-    except (ConfigError, DatasetError) as error:
+    except Exception as error:
+        if not is_expected(error) or os.environ.get("VAEREPRO_TRACEBACK") == "1":
+            raise
         print(f"\n{stage} failed: {error}\n", file=sys.stderr)
         raise SystemExit(1) from None

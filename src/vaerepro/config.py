@@ -77,12 +77,24 @@ class ExperimentParams:
 
 
 @dataclass(frozen=True)
+class ClassifierParams:
+    """One ``classifiers.<dataset>`` entry: a small classifier trained on that dataset, whose
+    test accuracy and features back the offline sample-quality measures."""
+
+    options: dict[str, Any] = field(default_factory=empty_mapping)
+    train: dict[str, dict[str, Any]] = field(default_factory=empty_mapping)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     profile: Profile
     datasets: dict[str, DatasetParams]
     local_copy: str | None = None
     experiments: dict[str, ExperimentParams] = field(default_factory=empty_mapping)
+    classifiers: dict[str, ClassifierParams] = field(default_factory=empty_mapping)
+    # Blocks that experiments reference as YAML anchors; no stage reads them directly.
+    templates: dict[str, Any] = field(default_factory=empty_mapping)
 
     # Not from the file: where it was read from, for resolving relative paths.
     root: Path = field(default=Path("."), init=False, compare=False)
@@ -127,7 +139,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             f"unknown dataset 'datasets.{unknown_datasets[0]}' in {source}; "
             f"known datasets: {', '.join(DATASET_NAMES)}"
         )
+    for name in params.classifiers:
+        if name not in params.datasets:
+            raise ConfigError(f"'classifiers.{name}' in {source} names no dataset defined under 'datasets'")
     for name, experiment in params.experiments.items():
+        if "-" not in name or name.rsplit("-", 1)[1] != experiment.dataset:
+            raise ConfigError(
+                f"experiment name 'experiments.{name}' in {source} must be '<model>-<dataset>' "
+                f"ending in its dataset '{experiment.dataset}'"
+            )
         if experiment.dataset not in params.datasets:
             raise ConfigError(
                 f"'experiments.{name}.dataset' in {source} names dataset '{experiment.dataset}', "

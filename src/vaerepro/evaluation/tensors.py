@@ -12,7 +12,8 @@ def to_model_input(images: np.ndarray, device: torch.device | str = "cpu") -> to
     """uint8 (B, H, W, C) → float32 (B, C, H, W) in [0, 1] on ``device``."""
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"expected uint8 (B, H, W, C) images, got {images.dtype} {images.shape}")
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    # Prepared arrays are read-only memory maps; torch wants a writable buffer.
+    tensor = torch.from_numpy(np.array(images, copy=True, order="C")).to(device)
     return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
+from vaerepro.report.findings import save_rate_distortion
 from vaerepro.report.metric_catalog import split_experiment, task_of
 from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
 from vaerepro.report.provenance import LockEntry, read_lock
@@ -61,6 +62,7 @@ class Report:
     lock: dict[str, LockEntry]
     graph: PipelineGraph
     audit_target: tuple[str, str] | None = None   # (experiment, metric) traced in the audit section
+    findings: list[Figure] = field(default_factory=list)  # figures across experiments (findings.py)
 
     def counts(self) -> dict[StatusKind, int]:
         result: dict[StatusKind, int] = {}
@@ -136,5 +138,10 @@ def build_report(
     dataset_figures = {name: checked_figure(name, f"figures/data/{name}.png", reports_root) for name in datasets}
     lock = read_lock(repository_root / "dvc.lock")
     graph = pipeline_graph(repository_root, lock, dvc_executable)
+    findings = []
+    rate_distortion = save_rate_distortion(records.records, reports_root / "figures" / "findings" / "rate_distortion.png")
+    if rate_distortion is not None:
+        findings.append(checked_figure("rate vs distortion (KL-weight sweep)",
+                                       rate_distortion.relative_to(reports_root).as_posix(), reports_root))
     return Report(claims, assessments, experiments, records, datasets, dataset_figures, lock, graph,
-                  _audit_target(assessments, records, lock))
+                  _audit_target(assessments, records, lock), findings)

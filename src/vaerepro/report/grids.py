@@ -51,7 +51,7 @@ def save_grid(
     width = max(image.shape[1] for image in tiles)
     scale = max(1, min(3, max_width_pixels // max(width, 1)))
     dots_per_inch = 100
-    label_inches = 0.9 if row_labels else 0.0
+    label_inches = 1.15 if row_labels else 0.0
     title_inches = 0.35 if title else 0.0
     image_height = sum(image.shape[0] for image in tiles) * scale / dots_per_inch
     figure_height = image_height + title_inches + 0.05

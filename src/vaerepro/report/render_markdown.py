@@ -96,6 +96,10 @@ def render_markdown(report: Report) -> str:
             if experiment.record is not None or experiment.error:
                 lines += _experiment(experiment, report)
 
+    if report.findings:
+        lines += ["## Findings across experiments", ""]
+        lines += [_figure(figure) + "\n" for figure in report.findings]
+
     lines += ["## Datasets", ""]
     rows = [[name, s.get("variant"), ", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items()),
              f"`{str(s.get('sha256'))[:16]}…`"] for name, s in sorted(report.datasets.items())]

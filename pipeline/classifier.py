@@ -1,0 +1,41 @@
+"""Stage ``classifier@<dataset>``: train the small classifier behind the offline
+sample-quality measures (conditional accuracy, Fréchet distance in its feature space).
+
+Writes models/classifiers/<dataset>/ and reports/metrics/classifier-<dataset>.json (test
+accuracy). Reads params: ``seed``, ``profile``, ``classifiers.<dataset>``.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from vaerepro.cli_errors import reported_errors
+from vaerepro.config import load_params
+from vaerepro.evaluation.classifier import evaluate_classifier
+from vaerepro.evaluation.provenance import provenance_for
+from vaerepro.evaluation.record import MetricsRecord, write_record
+from vaerepro.experiment import resolve
+from vaerepro.training.run import train_experiment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--reports-root", type=Path, default=Path("reports"))
+    arguments = parser.parse_args()
+    name = f"classifier-{arguments.dataset}"
+    with reported_errors(f"classifier@{arguments.dataset}"):
+        params = load_params(arguments.params)
+        experiment = resolve(params, name)
+        result = train_experiment(experiment, params, Path("models/classifiers") / arguments.dataset)
+        started = time.perf_counter()
+        metrics = evaluate_classifier(result.checkpoint_path, experiment.split("test"))
+    provenance = provenance_for(experiment, params, result.checkpoint_path, train_seconds=result.wall_seconds,
+                                evaluate_seconds=time.perf_counter() - started)
+    write_record(arguments.reports_root / "metrics" / f"{name}.json", MetricsRecord(provenance, metrics))
+    print(f"classifier@{arguments.dataset}: test accuracy {metrics['test_accuracy']['value']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The provenance block of a metrics record (see :mod:`vaerepro.evaluation.record`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vaerepro.config import Params
+from vaerepro.data.prepared import read_summary
+from vaerepro.evaluation.record import environment, git_revision
+from vaerepro.experiment import ResolvedExperiment
+from vaerepro.training.run import TRAIN_SUMMARY
+
+
+def provenance_for(
+    experiment: ResolvedExperiment,
+    params: Params,
+    checkpoint: Path | None,
+    *,
+    evaluate_seconds: float,
+    train_seconds: float | None = None,
+    parameter_count: int | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Everything a reader needs to judge a number, from params, data summary and checkpoint."""
+    summary = read_summary(experiment.prepared)
+    train_summary: dict[str, Any] = {}
+    if checkpoint is not None and (checkpoint.parent / TRAIN_SUMMARY).is_file():
+        train_summary = json.loads((checkpoint.parent / TRAIN_SUMMARY).read_text())
+    if parameter_count is None and checkpoint is not None:
+        import torch
+
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model_state"]
+        parameter_count = int(sum(tensor.numel() for tensor in state.values() if tensor.is_floating_point()))
+    return {
+        "experiment": experiment.name,
+        "model": experiment.model,
+        "dataset": experiment.dataset,
+        "data_variant": summary["variant"],
+        "dataset_sha256": summary["sha256"],
+        "profile": params.profile,
+        "device": device or train_summary.get("device", "cpu"),
+        "seed": params.seed,
+        "git_revision": git_revision(params.root),
+        "wall_time_seconds": {
+            "train": train_seconds if train_seconds is not None else train_summary.get("wall_seconds"),
+            "evaluate": evaluate_seconds,
+        },
+        "parameter_count": parameter_count,
+        "environment": environment(),
+        "params": experiment.params_entry,
+        "training": {key: train_summary.get(key) for key in ("step", "steps", "completed", "precision", "final_losses")},
+    }

@@ -1,0 +1,147 @@
+"""train@ / classifier@ / evaluate@ bodies on a tiny prepared dataset: from params to a valid
+metrics record with figures, and clear errors at stage start for bad configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import repository_params
+from vaerepro.config import load_params
+from vaerepro.data.prepare import array_sha256
+from vaerepro.evaluation.classifier import evaluate_classifier, load_classifier
+from vaerepro.evaluation.figures import save_generative_figures
+from vaerepro.evaluation.generative import evaluate_generative, model_kind
+from vaerepro.evaluation.provenance import provenance_for
+from vaerepro.evaluation.record import MetricsRecord, read_record, write_record
+from vaerepro.experiment import resolve
+from vaerepro.structured import ConfigError
+from vaerepro.training import load_model
+from vaerepro.training.run import train_experiment
+
+TINY_TRAIN = {"steps": 4, "batch_size": 8, "log_every": 2, "checkpoint_every": 4, "progress_bar": False}
+TINY_EVALUATE = {"test_count": 20, "importance_samples": 3, "batch_size": 10, "sample_count": 20}
+
+
+def write_prepared(root: Path, name: str = "mnist", size: int = 8, train: int = 40, test: int = 20) -> None:
+    """A prepared-dataset directory as prepare@ writes it (images, labels, names, summary)."""
+    rng = np.random.default_rng(0)
+    splits = {}
+    for split, count in (("train", train), ("test", test)):
+        images = rng.integers(0, 256, size=(count, size, size, 1), dtype=np.uint8)
+        labels = np.arange(count, dtype=np.int64) % 10
+        directory = root / name / split
+        directory.mkdir(parents=True)
+        np.save(directory / "images.npy", images)
+        np.save(directory / "labels.npy", labels)
+        (directory / "names.json").write_text(json.dumps([str(i) for i in range(count)]))
+        splits[split] = {"count": count, "arrays": {
+            "images": {"shape": list(images.shape), "dtype": "uint8", "sha256": array_sha256(images)},
+            "labels": {"shape": list(labels.shape), "dtype": "int64", "sha256": array_sha256(labels)}}}
+    summary = {"dataset": name, "title": name, "paired": False, "variant": "official", "class_names": [],
+               "splits": splits, "sha256": "fixture", "source": {}, "split_seed": 0, "validation_count": 0}
+    (root / name / "summary.json").write_text(json.dumps(summary))
+
+
+def params_with(tmp_path: Path, experiments: dict, classifiers: dict | None = None):
+    raw = repository_params()
+    raw.update(profile="smoke", experiments=experiments, classifiers=classifiers or {}, templates={})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    return load_params(tmp_path / "params.yaml")
+
+
+def experiment_entry(model: str, options: dict) -> dict:
+    return {"model": model, "dataset": "mnist", "options": options,
+            "train": {"smoke": {**TINY_TRAIN, "dynamic_binarization": model != "two_stage_vae"}},
+            "evaluate": {"smoke": TINY_EVALUATE}}
+
+
+CASES = {
+    "vae2d-mnist": ("vae", {"latent_dim": 2, "hidden_channels": 4}, {"samples", "reconstructions", "interpolations", "latent_manifold"}),
+    "cvae-mnist": ("cvae", {"condition": "label", "latent_dim": 4, "hidden_units": 16}, {"samples", "reconstructions"}),
+    "cvae_quadrant-mnist": ("cvae", {"condition": "quadrant", "latent_dim": 4, "hidden_units": 16}, {"samples", "reconstructions"}),
+    "two_stage-mnist": ("two_stage_vae", {"latent_dim": 4, "hidden_channels": 4, "second_stage_hidden_units": 16,
+                                          "second_stage_hidden_layers": 1}, {"samples", "reconstructions", "interpolations"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_train_evaluate_record(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    model_name, options, expected_figures = CASES[name]
+    params = params_with(tmp_path, {name: experiment_entry(model_name, options)},
+                         {"mnist": {"options": {"hidden_channels": 4, "feature_dim": 8}, "train": {"smoke": TINY_TRAIN}}})
+    classifier_run = train_experiment(resolve(params, "classifier-mnist"), params, tmp_path / "models/classifiers/mnist")
+    accuracy = evaluate_classifier(classifier_run.checkpoint_path, resolve(params, "classifier-mnist").split("test"))
+    assert 0 <= accuracy["test_accuracy"]["value"] <= 1
+
+    experiment = resolve(params, name)
+    assert experiment.options["image_shape"] == [1, 8, 8]  # taken from the data
+    result = train_experiment(experiment, params, tmp_path / "models" / name)
+    assert result.completed and (tmp_path / "models" / name / "train_summary.json").is_file()
+    model = load_model(result.checkpoint_path).eval()
+    test = experiment.split("test")
+    evaluation = evaluate_generative(model, test["images"], test["labels"], experiment.evaluate,
+                                     binarize=experiment.train.dynamic_binarization, seed=params.seed,
+                                     classifier=load_classifier(classifier_run.checkpoint_path))
+    figures = save_generative_figures(model, evaluation, model_kind(model), tmp_path / "reports/figures" / name,
+                                      tmp_path / "reports", name, tmp_path / "models" / name / "dvclive")
+    assert expected_figures <= set(figures)
+    assert all((tmp_path / "reports" / path).is_file() for path in figures.values())
+    provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
+    write_record(tmp_path / "reports/metrics" / f"{name}.json", MetricsRecord(provenance, evaluation.metrics, figures))
+    record = read_record(tmp_path / "reports/metrics" / f"{name}.json")
+    assert record["profile"] == "smoke" and record["data_variant"] == "official"
+    assert record["parameter_count"] > 0 and record["wall_time_seconds"]["train"] > 0
+    metrics = record["metrics"]
+    for key in ("negative_elbo", "nll_importance_sampled", "kl", "reconstruction_mse", "active_units",
+                "sharpness_samples", "sharpness_test_images", "classifier_frechet_distance"):
+        assert metrics[key]["value"] is not None and np.isfinite(metrics[key]["value"]), key
+    # The importance-sampled bound is never looser than the ELBO (up to Monte Carlo noise).
+    assert metrics["nll_importance_sampled"]["value"] <= metrics["negative_elbo"]["value"] + 5.0
+    assert metrics["fid"]["value"] is None and "not found" in metrics["fid"]["not_measured"]
+    if name == "cvae-mnist":
+        assert 0 <= metrics["conditional_accuracy"]["value"] <= 1
+    if name == "two_stage-mnist":
+        assert metrics["classifier_frechet_distance_first_stage"]["value"] is not None
+    if name == "cvae_quadrant-mnist":
+        assert metrics["bits_per_dim"]["value"] is None
+
+
+def test_image_shape_that_disagrees_with_the_data_fails_at_stage_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    params = params_with(tmp_path, {"vae-mnist": experiment_entry("vae", {"image_shape": [1, 28, 28]})})
+    with pytest.raises(ConfigError, match=r"image_shape.*\(1, 28, 28\).*\(1, 8, 8\)"):
+        resolve(params, "vae-mnist")
+
+
+def test_image_size_the_model_cannot_take_fails_at_stage_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared", size=10)  # 10 is not divisible by 2² downsampling
+    params = params_with(tmp_path, {"vae-mnist": experiment_entry("vae", {"num_downsamplings": 2})})
+    with pytest.raises(ConfigError, match="not divisible"):
+        train_experiment(resolve(params, "vae-mnist"), params, tmp_path / "models" / "vae-mnist")
+
+
+def test_unknown_option_and_missing_profile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    params = params_with(tmp_path, {"vae-mnist": experiment_entry("vae", {"latent_size": 3})})
+    with pytest.raises(ConfigError, match="experiments.vae-mnist.options.latent_size"):
+        resolve(params, "vae-mnist")
+    entry = experiment_entry("vae", {})
+    entry["train"] = {"full": TINY_TRAIN}
+    params = params_with(tmp_path, {"vae-mnist": entry})
+    with pytest.raises(ConfigError, match="experiments.vae-mnist.train.smoke"):
+        resolve(params, "vae-mnist")
+
+
+def test_experiment_names_must_end_in_their_dataset(tmp_path):
+    with pytest.raises(ConfigError, match="<model>-<dataset>"):
+        params_with(tmp_path, {"vae-cifar10": experiment_entry("vae", {})})
