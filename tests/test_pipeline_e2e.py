@@ -35,6 +35,8 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
     params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
     params["local_copy"] = "../copies"
     params["datasets"] = {"mnist": params["datasets"]["mnist"]}
+    params["classifiers"] = {}
+    params["experiments"] = {}
     params["datasets"]["mnist"]["validation_count"] = 8
     for entry in params["datasets"]["mnist"]["files"]:
         entry.update(written[entry["name"]])
@@ -62,7 +64,7 @@ def test_dvc_repro_prepare_mnist_offline(project):
     assert "datasets.mnist" in prepare_lock["params"]["params.yaml"]
     assert any(dep["path"] == "data/raw/mnist" for dep in prepare_lock["deps"])
     assert (root / "reports" / "figures" / "data" / "mnist.png").stat().st_size > 1000
-    status = sh([sys.executable, "-m", "dvc", "status"], root, environment)
+    status = sh([sys.executable, "-m", "dvc", "status", "prepare@mnist"], root, environment)
     assert "up to date" in status.stdout
     # Editing an unrelated key of another section leaves the stages up to date; editing
     # this dataset's split re-runs prepare only.

@@ -4,7 +4,8 @@
   rate = KL(q(z|x) || p(z)) and distortion = E[-log p(x|z)] = negative ELBO − KL, both in
   nats per image (Alemi et al., "Fixing a broken ELBO", ICML 2018, use these axes). The
   survey's "reconstruction vs regularisation trade-off" (section 4) is the shape of this
-  curve; the second panel shows active units (Burda et al. 2016) falling as the KL weight grows.
+  curve; the second panel shows the active units (Burda et al. 2016) per KL weight, where
+  posterior collapse would show as a drop.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def save_rate_distortion(records: dict[str, dict[str, Any]], output: Path) -> Pa
     right.set_xscale("log", base=2)
     right.set_xlabel("KL weight β")
     right.set_ylabel("active latent units")
-    right.set_title("posterior collapse as β grows", fontsize=10)
+    right.set_title("active latent units (Burda et al. 2016) vs β", fontsize=10)
     right.grid(alpha=0.3)
     figure.suptitle(f"KL-weight sweep ({', '.join(profiles)} profile)", fontsize=10)
     figure.tight_layout()
