@@ -62,6 +62,7 @@ def test_frechet_distance_of_non_commuting_covariances_is_analytic():
     assert frechet_distance(mu1, sigma, mu1, sigma) == pytest.approx(0.0, abs=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")  # inside pytorch-fid
 @pytest.mark.parametrize(("dims", "seed"), [(32, 1), (200, 2)])
 def test_frechet_distance_equals_pytorch_fid_on_random_statistics(dims, seed):
     from pytorch_fid.fid_score import calculate_frechet_distance
