@@ -17,7 +17,7 @@ from vaerepro.config import load_params
 from vaerepro.evaluation.classifier import load_classifier
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative, model_kind
-from vaerepro.evaluation.provenance import provenance_for
+from vaerepro.evaluation.provenance import count_parameters, provenance_for
 from vaerepro.evaluation.record import MetricsRecord, write_record
 from vaerepro.experiment import resolve
 from vaerepro.training import CHECKPOINT_NAME, load_model
@@ -47,7 +47,8 @@ def main() -> None:
             model, evaluation, model_kind(model), arguments.reports_root / "figures" / experiment.name,
             arguments.reports_root, experiment.name, checkpoint.parent / "dvclive",
         )
-        provenance = provenance_for(experiment, params, checkpoint, evaluate_seconds=time.perf_counter() - started)
+        provenance = provenance_for(experiment, params, checkpoint, evaluate_seconds=time.perf_counter() - started,
+                                    parameter_count=count_parameters(model))
     write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json",
                  MetricsRecord(provenance, evaluation.metrics, figures))
     headline = {key: round(entry["value"], 4) for key, entry in evaluation.metrics.items() if entry["value"] is not None}

@@ -15,7 +15,8 @@ from typing import Any
 from vaerepro.config import Params
 from vaerepro.data.prepared import PreparedSplit, load_split, read_summary
 from vaerepro.evaluation.settings import EvaluateSettings, parse_evaluate_settings
-from vaerepro.structured import ConfigError
+from vaerepro.models import parse_options
+from vaerepro.structured import ConfigError, to_plain
 from vaerepro.training.settings import TrainSettings, parse_train_settings
 
 SOURCE = "params.yaml"
@@ -66,8 +67,6 @@ def _profile_section(sections: Any, profile: str, path: str) -> dict[str, Any]:
 
 def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared")) -> ResolvedExperiment:
     """Resolve ``experiments.<name>``; ``classifier-<dataset>`` resolves ``classifiers.<dataset>``."""
-    from vaerepro.structured import to_plain
-
     if name.startswith("classifier-") and name.removeprefix("classifier-") in params.classifiers:
         dataset = name.removeprefix("classifier-")
         entry, base, model = params.classifiers[dataset], f"classifiers.{dataset}", "classifier"
@@ -80,8 +79,6 @@ def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared
         raise ConfigError(f"no experiment '{name}' in {SOURCE} (experiments: {known})")
     prepared = params.resolve(prepared_root) / dataset
     options = with_image_shape(dict(entry.options), image_shape_of(prepared), f"{base}.options")
-    from vaerepro.models import parse_options
-
     parse_options(model, options, source=SOURCE, path=f"{base}.options")  # fail now, not mid-run
     train = parse_train_settings(
         _profile_section(entry.train, params.profile, f"{base}.train"), source=SOURCE, path=f"{base}.train.{params.profile}"

@@ -57,14 +57,6 @@ def model_kind(model: torch.nn.Module) -> str:
     return "vae"
 
 
-def test_inputs(images: np.ndarray, binarize: bool, seed: int) -> torch.Tensor:
-    """The test images as model inputs; binarised once with a fixed seed when asked."""
-    inputs = to_model_input(images)
-    if binarize:
-        inputs = torch.bernoulli(inputs, generator=torch.Generator().manual_seed(seed))
-    return inputs
-
-
 @torch.no_grad()
 def evaluate_generative(
     model: torch.nn.Module,
@@ -82,9 +74,10 @@ def evaluate_generative(
     device = next(model.parameters()).device
     kind = model_kind(model)
     count = len(test_images) if settings.test_count is None else min(settings.test_count, len(test_images))
-    inputs = test_inputs(np.asarray(test_images[:count]), binarize, settings.binarize_seed)
+    images = to_model_input(test_images[:count])
+    inputs = torch.bernoulli(images, generator=torch.Generator().manual_seed(settings.binarize_seed)) if binarize else images
     labels = None if test_labels is None else torch.from_numpy(np.array(test_labels[:count], dtype=np.int64))
-    result = GenerativeEvaluation(test_images=to_model_input(np.asarray(test_images[:count])))
+    result = GenerativeEvaluation(test_images=images)
 
     totals = {"negative_elbo": [], "nll": [], "kl": [], "mse": []}
     means, reconstructions = [], []

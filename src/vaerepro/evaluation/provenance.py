@@ -10,7 +10,13 @@ from vaerepro.config import Params
 from vaerepro.data.prepared import read_summary
 from vaerepro.evaluation.record import environment, git_revision
 from vaerepro.experiment import ResolvedExperiment
+from vaerepro.training import load_model
 from vaerepro.training.run import TRAIN_SUMMARY
+
+
+def count_parameters(model: Any) -> int:
+    """Trainable and frozen parameters; buffers (masks, phase flags) are not parameters."""
+    return int(sum(parameter.numel() for parameter in model.parameters()))
 
 
 def provenance_for(
@@ -29,10 +35,7 @@ def provenance_for(
     if checkpoint is not None and (checkpoint.parent / TRAIN_SUMMARY).is_file():
         train_summary = json.loads((checkpoint.parent / TRAIN_SUMMARY).read_text())
     if parameter_count is None and checkpoint is not None:
-        import torch
-
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model_state"]
-        parameter_count = int(sum(tensor.numel() for tensor in state.values() if tensor.is_floating_point()))
+        parameter_count = count_parameters(load_model(checkpoint, map_location="cpu"))
     return {
         "experiment": experiment.name,
         "model": experiment.model,
