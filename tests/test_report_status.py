@@ -173,3 +173,29 @@ def test_registry_errors_name_the_claim(tmp_path: Path, change, message):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ClaimsError, match=message):
         load_claims(path)
+
+
+def test_fid_below_ten_thousand_samples_is_never_held_against_a_published_fid():
+    claim = value_claim("fid", 12.6, {"absolute": 1.5})
+    small = record({"fid": {"value": 11.0, "unit": "FID@200", "num_samples": 200}})
+    status = assess(claim, records(**{"zheng-cc15": small})).status
+    assert status.kind is StatusKind.NOT_COMPARABLE and "N = 200" in status.reason
+    full = record({"fid": {"value": 11.0, "unit": "FID@10000", "num_samples": 10000}})
+    assert kind(claim, records(**{"zheng-cc15": full})) is StatusKind.REPRODUCED
+    smoke = record({"fid": {"value": 11.0, "unit": "FID@200", "num_samples": 200}}, profile="smoke")
+    assert kind(claim, records(**{"zheng-cc15": smoke})) is StatusKind.SMOKE  # smoke says so first
+
+
+def test_fid_claims_of_the_two_stage_vae_read_fid_and_keep_the_classifier_measure():
+    claims = {claim.id: claim for claim in load_claims(DEFAULT_CLAIMS_PATH)}
+    samples = claims["intro-two-stage-samples"]
+    assert (samples.compare.left.metric, samples.compare.right.metric) == ("fid", "fid_first_stage")
+    assert claims["intro-two-stage-samples-classifier"].compare.left.metric == "classifier_frechet_distance"
+    numeric = claims["intro-two-stage-fid-mnist"]
+    assert numeric.reference_value == 12.6 and numeric.tolerance.absolute == 1.5 and numeric.direction == "lower_is_better"
+    two_stage = {"experiment": "two_stage-mnist", "profile": "full", "data_variant": "official",
+                 "metrics": {"fid": {"value": 20.0, "unit": "FID@200", "num_samples": 200},
+                             "fid_first_stage": {"value": 30.0, "unit": "FID@200", "num_samples": 200}}}
+    # Our own two samplers at one N are comparable with each other, whatever N is.
+    assert assess(samples, records(**{"two_stage-mnist": two_stage})).status.kind is StatusKind.REPRODUCED
+    assert assess(numeric, records(**{"two_stage-mnist": two_stage})).status.kind is StatusKind.NOT_COMPARABLE

@@ -22,8 +22,8 @@ from vaerepro.data.availability import availability
 def smoke_targets(params_path: str) -> tuple[list[str], list[str]]:
     """Stages to run in a smoke run, and lines explaining what is skipped.
 
-    Every stage whose dataset can be had here: prepare@, classifier@, evaluate@ (which pulls
-    in train@), and the report when every experiment it depends on can run.
+    Every stage whose dataset can be had here: prepare@, fid_reference@ (which pulls in
+    fid_weights), classifier@, evaluate@ (which pulls in train@), and the report when every experiment it depends on can run.
     """
     params = load_params(params_path)
     obtainable, skipped = set(), []
@@ -34,6 +34,7 @@ def smoke_targets(params_path: str) -> tuple[list[str], list[str]]:
         else:
             skipped.append(f"  skipped dataset {name}: {status.how}")
     targets = [f"prepare@{name}" for name in params.datasets if name in obtainable]
+    targets += [f"fid_reference@{name}" for name in params.fid.reference if name in obtainable]
     targets += [f"classifier@{name}" for name in params.classifiers if name in obtainable]
     runnable = [name for name, experiment in params.experiments.items()
                 if {experiment.dataset, experiment.train_dataset} <= obtainable]

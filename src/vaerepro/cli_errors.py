@@ -20,6 +20,9 @@ EXPECTED_ERRORS = {
     "vaerepro.training.checkpoints.CheckpointMismatchError",
     "vaerepro.training.loop.NonFiniteLossError",
     "vaerepro.evaluation.record.MalformedMetrics",
+    "vaerepro.evaluation.fid.FidReferenceError",
+    "vaerepro.metrics.inception_weights.InceptionWeightsRejected",
+    "vaerepro.metrics.inception_weights.InceptionWeightsNotFound",
 }
 
 

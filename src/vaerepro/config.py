@@ -129,6 +129,37 @@ class ClassifierParams:
 
 
 @dataclass(frozen=True)
+class FidReferenceParams:
+    """``fid.reference.<dataset>``: the real images generated sets are compared with.
+
+    ``split``: the reference split (its first ``count`` images); ``floor_split``: a disjoint
+    split whose first ``count`` images give the floor, FID(real, real) at the same N.
+    """
+
+    split: str = "test"
+    floor_split: str = "train"
+
+
+@dataclass(frozen=True)
+class FidParams:
+    """The ``fid`` section: FID reference statistics, computed once per dataset by
+    ``fid_reference@<dataset>`` and reused by every ``evaluate@`` on that dataset.
+
+    ``count``: images per set for each profile (reference, floor and every generated set are
+    scored at this N, since FID's bias depends on N); ``batch_size``: Inception batch.
+    """
+
+    reference: dict[str, FidReferenceParams] = field(default_factory=empty_mapping)
+    count: dict[str, int] = field(default_factory=empty_mapping)
+    batch_size: int = 50
+
+    def count_for(self, profile: str) -> int:
+        if profile not in self.count:
+            raise ConfigError(f"'fid.count' in params.yaml has no entry for profile '{profile}'")
+        return self.count[profile]
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     profile: Profile
@@ -136,6 +167,7 @@ class Params:
     local_copy: str | None = None
     experiments: dict[str, ExperimentParams] = field(default_factory=empty_mapping)
     classifiers: dict[str, ClassifierParams] = field(default_factory=empty_mapping)
+    fid: FidParams = field(default_factory=FidParams)
     # Blocks that experiments reference as YAML anchors; no stage reads them directly.
     templates: dict[str, Any] = field(default_factory=empty_mapping)
 
@@ -185,6 +217,16 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     for name in params.classifiers:
         if name not in params.datasets:
             raise ConfigError(f"'classifiers.{name}' in {source} names no dataset defined under 'datasets'")
+    for name in params.fid.reference:
+        if name not in params.datasets:
+            raise ConfigError(f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets'")
+    for profile, count in params.fid.count.items():
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile 'fid.count.{profile}' in {source}; profiles are: {', '.join(PROFILES)}")
+        if count < 2:
+            raise ConfigError(f"'fid.count.{profile}' in {source} must be >= 2 (a covariance needs two images), got {count}")
+    if params.fid.batch_size < 1:
+        raise ConfigError(f"'fid.batch_size' in {source} must be >= 1, got {params.fid.batch_size}")
     for name, experiment in params.experiments.items():
         if "-" not in name or name.rsplit("-", 1)[1] != experiment.dataset:
             raise ConfigError(

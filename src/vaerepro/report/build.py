@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
+from vaerepro.report.fid_table import FidRow, fid_rows, load_floors
 from vaerepro.report.findings import save_rate_distortion
 from vaerepro.report.metric_catalog import split_experiment, task_of
 from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
@@ -65,6 +66,8 @@ class Report:
     audit_target: tuple[str, str] | None = None   # (experiment, metric) traced in the audit section
     findings: list[Figure] = field(default_factory=list)  # figures across experiments (findings.py)
     restoration: list[RestorationGroup] = field(default_factory=list)  # methods side by side per test set
+    fid: list[FidRow] = field(default_factory=list)  # every generated set's FID (fid_table.py)
+    fid_floors: dict[str, dict[str, Any]] = field(default_factory=dict)  # reports/fid/<dataset>.json
 
     def counts(self) -> dict[StatusKind, int]:
         result: dict[StatusKind, int] = {}
@@ -146,4 +149,5 @@ def build_report(
         findings.append(checked_figure("rate vs distortion (KL-weight sweep)",
                                        rate_distortion.relative_to(reports_root).as_posix(), reports_root))
     return Report(claims, assessments, experiments, records, datasets, dataset_figures, lock, graph,
-                  _audit_target(assessments, records, lock), findings, restoration_groups(records.records))
+                  _audit_target(assessments, records, lock), findings, restoration_groups(records.records),
+                  fid_rows(records.records), load_floors(reports_root / "fid"))

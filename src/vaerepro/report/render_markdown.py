@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 
 from vaerepro.report.build import Experiment, Figure, Report
+from vaerepro.report.fid_table import FLOOR_HEADER, floor_rows
+from vaerepro.report.fid_table import HEADER as FID_HEADER
+from vaerepro.report.fid_table import INTRODUCTION as FID_INTRODUCTION
 from vaerepro.report.formatting import (
     STATUS_ORDER,
     claimed_text,
@@ -123,6 +126,12 @@ def render_markdown(report: Report) -> str:
               "(`verified_against_paper: false` in the registry); check them before citing.", ""]
 
     lines += _restoration(report)
+
+    if report.fid or report.fid_floors:
+        lines += ["## Sample quality: FID beside its floor", "", FID_INTRODUCTION, ""]
+        lines += table(FID_HEADER, [row.cells() for row in report.fid]) if report.fid else ["*no FID measured yet*", ""]
+        lines += ["Floors:", ""]
+        lines += table(FLOOR_HEADER, floor_rows(report.fid_floors)) if report.fid_floors else ["*no floors computed yet*", ""]
 
     for task, title in TASK_TITLES.items():
         members = [e for e in report.experiments if e.task == task]

@@ -10,7 +10,10 @@ Value claims, in order (the first rule that applies wins):
 5. the record's profile is ``smoke``                      → smoke run only (not a reproduction)
    (any profile other than ``full`` is likewise never a reproduction)
 6. the data variant is not comparable (lossy copy, other
-   test set)                                              → not comparable: <variant>
+   test set), or an FID computed on fewer than 10,000
+   samples is held against a published FID                → not comparable: <variant> / FID at N
+   (FID is biased upwards at small N; published FIDs use
+   10k or 50k samples)
 7. the data variant is a documented subset (``subset-…``):
    within tolerance → partial; outside → not comparable: <variant>
    (success on less data is evidence; failure on less data is not conclusive)
@@ -45,6 +48,8 @@ PROVENANCE_METRICS = ("parameter_count",)
 # conventionally made by resizing the 1024² originals, so that resize is not a deviation.
 COMPARABLE_VARIANT_PARTS = ("official", "resized-from-")
 SUBSET_VARIANT_PART = "subset-"
+# Published FIDs use 10k or 50k samples; ours at smaller N are compared only with each other.
+PUBLISHED_FID_MIN_SAMPLES = 10_000
 
 
 class StatusKind(StrEnum):
@@ -161,6 +166,18 @@ def _gate(records: list[Mapping[str, Any]], success: bool, check_variant: bool) 
     return Status(StatusKind.REPRODUCED if success else StatusKind.NOT_REPRODUCED)
 
 
+def small_sample_fid(quantity: Quantity, record: Mapping[str, Any] | None) -> Status | None:
+    """Rule 6 for FID: a number at N < 10k is not comparable with a published FID."""
+    if record is None or quantity.metric is None or quantity.detail:
+        return None
+    entry = record["metrics"].get(quantity.metric) or {}
+    count = entry.get("num_samples")
+    if str(entry.get("unit", "")).startswith("FID") and isinstance(count, int) and count < PUBLISHED_FID_MIN_SAMPLES:
+        return Status(StatusKind.NOT_COMPARABLE,
+                      f"FID at N = {count}; published FIDs use ≥ {PUBLISHED_FID_MIN_SAMPLES:,} samples")
+    return None
+
+
 def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
     assert claim.measure is not None and claim.tolerance is not None
     reference = claim.reference_value
@@ -177,6 +194,8 @@ def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
                    f"({claim.direction.replace('_', ' ')})")
     assert resolved.record is not None
     status = _gate([resolved.record], success, check_variant=True)
+    if status.kind is not StatusKind.SMOKE:
+        status = small_sample_fid(claim.measure, resolved.record) or status
     return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments)
 
 
@@ -193,6 +212,8 @@ def _assess_comparison(claim: Claim, records: RecordSet) -> Assessment:
     # Our own two experiments on one data variant see the same data: comparable (docstring).
     against_constant = claim.compare.right.experiment is None
     status = _gate(involved, success, check_variant=against_constant or len(variants) > 1)
+    if against_constant and status.kind is not StatusKind.SMOKE:
+        status = small_sample_fid(claim.compare.left, left.record) or status
     explanation = (f"{claim.compare.left.describe()} = {_fmt(left.value)} {claim.compare.symbol()} "
                    f"{claim.compare.right.describe()} = {_fmt(right.value)}: {'holds' if success else 'does not hold'}")
     return Assessment(claim, status, left.value, right.value, left.value - right.value, explanation, claim.experiments)
