@@ -6,6 +6,7 @@ accuracy). Reads params: ``seed``, ``profile``, ``classifiers.<dataset>``.
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def main() -> None:
     with reported_errors(f"classifier@{arguments.dataset}"):
         params = load_params(arguments.params)
         experiment = resolve(params, name)
-        result = train_experiment(experiment, params, Path("models/classifiers") / arguments.dataset)
+        result = train_experiment(experiment, params, Path("models/classifiers") / arguments.dataset,
+                                  restart_if_complete="DVC_STAGE" in os.environ)
         started = time.perf_counter()
         metrics = evaluate_classifier(result.checkpoint_path, experiment.split("test"))
     provenance = provenance_for(experiment, params, result.checkpoint_path, train_seconds=result.wall_seconds,

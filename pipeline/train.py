@@ -3,10 +3,12 @@
 Writes models/<experiment>/ (checkpoint.pt, dvclive/ training curves). Reads params:
 ``seed``, ``profile``, ``experiments.<experiment>``. A long run can go in chunks outside DVC
 (``python pipeline/train.py <experiment> --stop-at-step N``, repeated: it resumes) and be
-recorded afterwards with ``dvc commit train@<experiment>``.
+recorded afterwards with ``dvc commit train@<experiment>``; ``dvc repro`` after an interruption
+resumes from the last checkpoint too (models/<experiment> is a persistent output).
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,8 +28,10 @@ def main() -> None:
     with reported_errors(f"train@{arguments.experiment}"):
         params = load_params(arguments.params)
         experiment = resolve(params, arguments.experiment)
+        # Under DVC (which sets DVC_STAGE) a finished run in the persistent output is started over:
+        # DVC re-runs a stage only when something it depends on changed.
         result = train_experiment(experiment, params, arguments.models_root / arguments.experiment,
-                                  stop_at_step=arguments.stop_at_step)
+                                  stop_at_step=arguments.stop_at_step, restart_if_complete="DVC_STAGE" in os.environ)
     print(
         f"train@{arguments.experiment}: step {result.step}/{experiment.train.steps if experiment.train else 0} on {result.device} "
         f"({result.precision}) in {result.wall_seconds:.1f} s, {result.steps_per_second:.1f} steps/s; "

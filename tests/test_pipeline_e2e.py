@@ -60,7 +60,7 @@ def test_dvc_repro_prepare_mnist_offline(project):
     result = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     assert "train 32, test 10, validation 8" in result.stdout
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"download@mnist", "prepare@mnist"}
+    assert set(lock["stages"]) == {"local_copy@mnist", "download@mnist", "prepare@mnist"}
     prepare_lock = lock["stages"]["prepare@mnist"]
     assert "datasets.mnist" in prepare_lock["params"]["params.yaml"]
     assert any(dep["path"] == "data/raw/mnist" for dep in prepare_lock["deps"])
@@ -88,3 +88,93 @@ def test_bad_params_fail_before_work(project):
     assert "unknown key 'datasets.mnist.validaton_count'" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert not (root / "data" / "raw" / "mnist").exists()
+
+
+def _add_tiny_vae(root: Path, steps: int, checkpoint_every: int) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    train = {"steps": steps, "batch_size": 8, "learning_rate": 0.001, "dynamic_binarization": True, "log_every": 50,
+             "checkpoint_every": checkpoint_every, "progress_bar": False}
+    params["experiments"] = {"vae-mnist": {
+        "model": "vae", "dataset": "mnist", "train_dataset": "mnist",
+        "options": {"architecture": "conv", "latent_dim": 2, "hidden_channels": 4, "likelihood": "bernoulli"},
+        "train": {"smoke": train, "full": train}, "evaluate": {"smoke": {}, "full": {}}}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _checkpoint_step(path: Path) -> int:
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+
+def test_killed_dvc_repro_of_training_resumes_and_ends_as_an_uninterrupted_run(project):
+    import signal
+    import time
+
+    import torch
+
+    root, environment = project
+    _add_tiny_vae(root, steps=1500, checkpoint_every=100)
+    sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
+    checkpoint = root / "models" / "vae-mnist" / "checkpoint.pt"
+    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train@vae-mnist"], cwd=root, env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not checkpoint.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # dvc and the training process: as `kill -9` would
+    process.wait()
+    assert checkpoint.is_file(), "training never wrote a checkpoint before the kill"
+    killed_at = _checkpoint_step(checkpoint)
+    assert 0 < killed_at < 1500
+    (checkpoint.parent / f".{checkpoint.name}.999999.tmp").write_bytes(b"half-written")  # a kill mid-save
+
+    resumed = sh([sys.executable, "-m", "dvc", "repro", "train@vae-mnist"], root, environment)
+    assert "step 1500/1500" in resumed.stdout
+    assert not list(checkpoint.parent.glob(".*.tmp"))  # no temporary inside the recorded output
+    resumed_state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert resumed_state["step"] == 1500
+
+    # The same stage forced to run again starts over (the previous run had finished) and, run
+    # without interruption, ends with the same weights.
+    straight = sh([sys.executable, "-m", "dvc", "repro", "-f", "train@vae-mnist"], root, environment)
+    assert "starting over from step 0" in straight.stdout
+    straight_state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for name, tensor in straight_state["model_state"].items():
+        torch.testing.assert_close(resumed_state["model_state"][name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_a_failing_stage_leaves_committed_summaries_in_place(project):
+    root, environment = project
+    sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
+    summary = root / "reports" / "data" / "mnist.json"
+    before = summary.read_bytes()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["datasets"]["mnist"]["validation_count"] = 10**6  # more than the training split: prepare@ fails
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert summary.read_bytes() == before
+    assert (root / "reports" / "figures" / "data" / "mnist.png").is_file()
+
+
+def test_a_changed_local_copy_file_reruns_its_download_stage(project, tmp_path):
+    root, environment = project
+    sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
+    local_file = tmp_path / "copies" / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    original = local_file.read_bytes()
+    local_file.write_bytes(original[:-10])  # the copy is damaged after a successful run
+    broken = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    # Before issue 13 DVC said "up to date" here: download@ did not depend on the copy's content.
+    assert broken.returncode != 0 and "Running stage 'download@mnist'" in broken.stdout
+    assert "t10k-labels-idx1-ubyte.gz" in broken.stdout + broken.stderr
+    local_file.write_bytes(original)  # repaired: the recorded content again, restored without `-f`
+    sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
+    assert (root / "data" / "raw" / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes() == original
+    status = sh([sys.executable, "-m", "dvc", "status", "download@mnist"], root, environment)
+    assert "download@mnist" not in status.stdout.replace("local_copy@mnist", "")
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    assert str(tmp_path) not in yaml.safe_dump(lock)  # lineage holds no absolute path

@@ -167,3 +167,33 @@ def test_history_logged_after_the_resumed_checkpoint_is_dropped(tmp_path):
     history.write_text("step\tloss\n1\t5.0\n2\t4.0\n3\t3.0\n")
     truncate_history(tmp_path, 2)
     assert history.read_text().splitlines() == ["step\tloss", "1\t5.0", "2\t4.0"]
+
+
+def test_resuming_with_changed_settings_refuses_naming_the_key_and_both_values(tmp_path):
+    train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0, stop_at_step=2,
+          settings_path="experiments.vae-mnist.train.smoke")
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"'experiments.vae-mnist.train.smoke.learning_rate': checkpoint 0.01, now 0.02.*step 2"):
+        train(make("vae-conv-bernoulli"), stream(), settings(steps=4, learning_rate=0.02), tmp_path, seed=0,
+              settings_path="experiments.vae-mnist.train.smoke")
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["settings"]["learning_rate"] == 0.01  # nothing recorded wrongly
+    # Bookkeeping settings and a longer target may change between chunks.
+    result = train(make("vae-conv-bernoulli"), stream(), settings(steps=6, log_every=2, checkpoint_every=3), tmp_path, seed=0)
+    assert (result.step, result.resumed_from) == (6, 2)
+
+
+def test_resuming_on_other_data_or_code_refuses_naming_what_differs(tmp_path):
+    identity = {"train_data_sha256": "a" * 8, "code_sha256": "c" * 8}
+    train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0, stop_at_step=2, identity=identity)
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["identity"] == identity
+    with pytest.raises(CheckpointMismatchError, match="code_sha256: checkpoint 'cccccccc', now 'dddddddd'.*delete"):
+        train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0,
+              identity={**identity, "code_sha256": "d" * 8})
+
+
+def test_a_checkpoint_temporary_left_by_a_killed_writer_is_removed(tmp_path):
+    stale = tmp_path / ".checkpoint.pt.12345.tmp"
+    tmp_path.mkdir(exist_ok=True)
+    stale.write_bytes(b"half a checkpoint")
+    train(make("vae-conv-bernoulli"), stream(), settings(steps=1), tmp_path, seed=0)
+    assert not stale.exists()

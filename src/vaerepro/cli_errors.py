@@ -18,6 +18,7 @@ EXPECTED_ERRORS = {
     "vaerepro.structured.ConfigError",
     "vaerepro.data.errors.DatasetError",
     "vaerepro.training.checkpoints.CheckpointMismatchError",
+    "vaerepro.training.checkpoints.CheckpointUnusable",
     "vaerepro.training.loop.NonFiniteLossError",
     "vaerepro.evaluation.record.MalformedMetrics",
     "vaerepro.evaluation.fid.FidReferenceError",

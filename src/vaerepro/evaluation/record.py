@@ -33,6 +33,7 @@ and a ``not_measured`` reason, so the report can say why instead of leaving a ga
 from __future__ import annotations
 
 import json
+import math
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -95,10 +96,27 @@ class MetricsRecord:
         return {"schema_version": SCHEMA_VERSION, **self.provenance, "metrics": self.metrics, "figures": self.figures}
 
 
+def finite_or_not_measured(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Metric entries with a NaN/inf value become not-measured entries that say so.
+
+    JSON has no NaN or Infinity (Python would write them, and ``dvc metrics show`` and
+    browsers reject the file), and a non-finite number is no result; its reason is kept.
+    """
+    cleaned = {}
+    for key, entry in metrics.items():
+        value = entry.get("value")
+        if isinstance(value, float) and not math.isfinite(value):
+            entry = {**entry, "value": None, "not_measured": f"the computation gave a non-finite value ({value})"}
+        cleaned[key] = dict(entry)
+    return cleaned
+
+
 def write_record(path: Path, record: MetricsRecord) -> None:
     from vaerepro.data.integrity import write_json
 
-    write_json(path, record.to_json())
+    document = record.to_json()
+    document["metrics"] = finite_or_not_measured(document["metrics"])
+    write_json(path, document)
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -123,4 +141,10 @@ def read_record(path: Path) -> dict[str, Any]:
             raise MalformedMetrics(f"{path}: metric '{key}' must be an object with a 'value'")
         if entry["value"] is None and not entry.get("not_measured"):
             raise MalformedMetrics(f"{path}: metric '{key}' has no value and no 'not_measured' reason")
+        value = entry["value"]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)):
+            raise MalformedMetrics(
+                f"{path}: metric '{key}' has value {value!r}; expected a finite number, or null with a 'not_measured' "
+                "reason (rerun its evaluate@ stage)"
+            )
     return dict(data)

@@ -31,8 +31,16 @@ def list_images(folder: str | Path) -> list[Path]:
 
 
 def read_image(path: Path, *, force_rgb: bool = False) -> np.ndarray:
-    """uint8 (H, W) or (H, W, 3) array of one image file."""
+    """uint8 (H, W) or (H, W, 3) array of one image file; an unreadable file raises ``ValueError`` naming it."""
+    try:
+        return _decode(path, force_rgb)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # PIL: truncated, not an image, bomb
+        raise ValueError(f"{path} is not a readable image ({error}); remove or replace it") from error
+
+
+def _decode(path: Path, force_rgb: bool) -> np.ndarray:
     with Image.open(path) as image:
+        image.load()  # decode now, so a truncated file fails here and not inside NumPy
         if force_rgb:
             return np.asarray(image.convert("RGB"))
         if image.mode in ("L", "RGB"):

@@ -48,6 +48,7 @@ from vaerepro.training.batches import BatchStream
 from vaerepro.training.checkpoints import (
     CHECKPOINT_NAME,
     CheckpointMismatchError,
+    CheckpointUnusable,
     load_model,
     read_checkpoint,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "BatchSource",
     "BatchStream",
     "CheckpointMismatchError",
+    "CheckpointUnusable",
     "NonFiniteLossError",
     "TrainResult",
     "TrainSettings",

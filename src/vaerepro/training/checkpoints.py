@@ -22,6 +22,7 @@ A checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``) hol
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import subprocess
@@ -39,6 +40,11 @@ FORMAT_VERSION = 1
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint belongs to another model, other options or another run."""
+
+
+class CheckpointUnusable(ValueError):
+    """A checkpoint cannot be read (missing, empty, truncated, not a checkpoint) or written
+    (full disk, read-only folder); the message names the file and what to do."""
 
 
 def git_revision() -> str:
@@ -65,29 +71,57 @@ def utc_now() -> str:
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically: a temp file in the same folder, then ``os.replace``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with temporary.open("wb") as handle:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # torch.save reports a failed write as RuntimeError
+        kept = "the previous checkpoint there is unchanged" if path.is_file() else "no checkpoint was written"
+        raise CheckpointUnusable(
+            f"could not write checkpoint {path}: {_os_reason(error)}; {kept}. Free disk space or make "
+            f"{path.parent} writable, then run again (training resumes from the last checkpoint)"
+        ) from error
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder: nothing was created there either
+            temporary.unlink(missing_ok=True)
     return path
+
+
+def _os_reason(error: BaseException) -> str:
+    """The OS reason behind a write error, also when torch wrapped it (``ENOSPC`` → 'No space left on device')."""
+    while error is not None:
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+        if "No space left" in str(error) or "errno 28" in str(error).lower():
+            return "No space left on device"
+        error = error.__cause__ or error.__context__
+    return "write failed"
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> dict[str, Any]:
     """Load a checkpoint dict (tensors and plain data only: ``weights_only=True``)."""
     path = Path(path)
+    redo = f"delete it (or its folder {path.parent}) and train again"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        raise CheckpointUnusable(f"no checkpoint at {path}: train the model first (dvc repro train@{path.parent.name})")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated zip, empty file, pickle garbage, unsafe content
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointUnusable(
+            f"checkpoint {path} ({path.stat().st_size} bytes) cannot be read: it is empty, truncated or not a "
+            f"checkpoint ({first_line}); {redo}"
+        ) from error
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a vaerepro checkpoint (no format '{FORMAT}')")
+        raise CheckpointUnusable(f"{path} is not a vaerepro checkpoint (no format '{FORMAT}'); {redo}")
     if checkpoint.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format version {checkpoint.get('format_version')}, expected {FORMAT_VERSION}")
+        raise CheckpointUnusable(
+            f"{path} has checkpoint format version {checkpoint.get('format_version')}, expected {FORMAT_VERSION}; {redo}"
+        )
     return checkpoint
 
 

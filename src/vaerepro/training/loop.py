@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from vaerepro.training.checkpoints import (
     FORMAT,
     FORMAT_VERSION,
     CheckpointMismatchError,
+    CheckpointUnusable,
     check_same_model,
     git_revision,
     read_checkpoint,
@@ -30,6 +32,11 @@ from vaerepro.training.device import Precision, choose_device, choose_precision
 from vaerepro.training.metrics_log import MetricsLogger
 from vaerepro.training.seeding import capture_rng_state, restore_rng_state, seed_everything
 from vaerepro.training.settings import TrainSettings
+
+# Settings that may change between chunks of one run: they change neither the data order nor
+# the optimisation, only the target step and bookkeeping. Any other difference is refused on
+# resume (the checkpoint would otherwise record a value that was not used for its steps).
+RESUMABLE_SETTING_CHANGES = frozenset({"steps", "log_every", "checkpoint_every", "progress_bar"})
 
 
 class BatchSource(Protocol):
@@ -79,12 +86,41 @@ def _scalar_terms(outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     return {name: value.detach() for name, value in outputs.items() if torch.is_tensor(value) and value.ndim == 0}
 
 
+def check_writable(output_dir: Path) -> None:
+    """Create ``output_dir`` and prove a file can be written there, before any training work."""
+    probe = output_dir / f".write-probe.{os.getpid()}.tmp"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise CheckpointUnusable(
+            f"cannot write checkpoints to {output_dir}: {error.strerror or error}; make the folder writable "
+            "(or free disk space) and run again"
+        ) from error
+
+
+def remove_stale_temporaries(output_dir: Path) -> list[Path]:
+    """Delete checkpoint temporaries left by a process killed mid-write (``.checkpoint.pt.<pid>.tmp``).
+
+    They are never a valid checkpoint (the rename that publishes one did not happen) and must
+    not end up inside a recorded DVC output.
+    """
+    stale = sorted(output_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 class _Run:
     """State of one call to :func:`train`; methods are the loop's steps."""
 
-    def __init__(self, model: RegisteredModel, settings: TrainSettings, output_dir: Path, seed: int) -> None:
+    def __init__(self, model: RegisteredModel, settings: TrainSettings, output_dir: Path, seed: int,
+                 settings_path: str = "train", identity: Mapping[str, str] | None = None) -> None:
         self.model = model
         self.settings = settings
+        self.settings_path = settings_path
+        self.identity = dict(identity or {})
         self.seed = seed
         self.checkpoint_path = output_dir / CHECKPOINT_NAME
         self.device = choose_device()
@@ -140,6 +176,7 @@ class _Run:
             "torch_version": str(torch.__version__),
             "created": utc_now(),
             "metrics": dict(self.metrics),
+            "identity": dict(self.identity),
         }
         save_checkpoint(self.checkpoint_path, payload)
         self.last_checkpoint_step = self.step
@@ -152,12 +189,7 @@ class _Run:
                 f"checkpoint {self.checkpoint_path} was trained with seed {checkpoint['seed']}, this run uses seed "
                 f"{self.seed}; resuming would mix two data orders"
             )
-        for key in ("batch_size", "crop_size"):  # either changes what the data order means
-            if checkpoint["settings"].get(key) != getattr(self.settings, key):
-                raise CheckpointMismatchError(
-                    f"checkpoint {self.checkpoint_path} was trained with {key} {checkpoint['settings'].get(key)}, "
-                    f"this run uses {getattr(self.settings, key)}"
-                )
+        self._check_same_run(checkpoint)
         self.model.load_state_dict(checkpoint["model_state"])
         self.step = checkpoint["step"]
         if self.step > 0 and self.phase_of_last_step() != checkpoint["phase"]:
@@ -173,6 +205,31 @@ class _Run:
         self.metrics = dict(checkpoint.get("metrics", {}))
         self.last_checkpoint_step = self.step
         return self.step
+
+    def _check_same_run(self, checkpoint: Mapping[str, Any]) -> None:
+        """Refuse to resume with other settings, data or code than the checkpoint's steps used."""
+        recorded, current = checkpoint.get("settings", {}), to_plain(self.settings)
+        changed = [key for key in sorted(set(recorded) | set(current))
+                   if key not in RESUMABLE_SETTING_CHANGES and recorded.get(key) != current.get(key)]
+        how = (f"restore the value to resume from step {checkpoint['step']}, or delete {self.checkpoint_path.parent} "
+               "to start over")
+        if changed:
+            details = "; ".join(f"'{self.settings_path}.{key}': checkpoint {recorded.get(key)!r}, now {current.get(key)!r}"
+                                for key in changed)
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} (step {checkpoint['step']}) was trained with other settings: {details}. "
+                f"Resuming would record settings its first {checkpoint['step']} steps did not use; {how}"
+            )
+        recorded_identity = checkpoint.get("identity", {})
+        differing = [key for key in sorted(set(recorded_identity) | set(self.identity))
+                     if recorded_identity.get(key) != self.identity.get(key)]
+        if differing:
+            details = "; ".join(f"{key}: checkpoint {recorded_identity.get(key)!r}, now {self.identity.get(key)!r}"
+                                for key in differing)
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} (step {checkpoint['step']}) was trained on other data or code "
+                f"({details}); {how}"
+            )
 
     # -- one step -------------------------------------------------------------------------
 
@@ -231,6 +288,8 @@ def train(
     log_dir: str | Path | None = None,
     resume: bool = True,
     stop_at_step: int | None = None,
+    settings_path: str = "train",
+    identity: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``settings.steps`` steps, checkpointing into ``output_dir``.
 
@@ -244,9 +303,14 @@ def train(
         seed: seeds Python/NumPy/torch; recorded in the checkpoint; a resume must use the same.
         log_dir: dvclive directory for ``train/<term>`` curves; ``None`` disables logging.
         resume: continue from ``output_dir/checkpoint.pt`` when it exists (same model name,
-            options, seed and batch size, else :class:`CheckpointMismatchError`).
+            options, seed, settings other than those in :data:`RESUMABLE_SETTING_CHANGES`,
+            and identity, else :class:`CheckpointMismatchError` naming each difference).
         stop_at_step: return (with a checkpoint) once this many steps are done, to run long
             training in chunks; ``result.completed`` is then False.
+        settings_path: the params key path of ``settings``, named in error messages
+            (e.g. ``experiments.vae-mnist.train.smoke``).
+        identity: what else the run depends on (e.g. the training data's and the code's
+            digests); recorded in every checkpoint, and a resume must match it.
 
     Raises:
         NonFiniteLossError: a loss became NaN/inf (names the step and the terms); the last
@@ -254,9 +318,10 @@ def train(
         CheckpointMismatchError: the checkpoint in ``output_dir`` is of another model/run.
     """
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(output_dir)
+    remove_stale_temporaries(output_dir)
     seed_everything(seed)
-    run = _Run(model, settings, output_dir, seed)
+    run = _Run(model, settings, output_dir, seed, settings_path, identity)
     model.to(run.device)
     resumed_from = run.resume() if resume and run.checkpoint_path.exists() else None
     target = settings.steps if stop_at_step is None else min(stop_at_step, settings.steps)

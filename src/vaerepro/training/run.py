@@ -1,9 +1,19 @@
-"""Train a resolved experiment: the body of the ``train@`` and ``classifier@`` stages."""
+"""Train a resolved experiment: the body of the ``train@`` and ``classifier@`` stages.
+
+Resuming under DVC (issue 13): the stages declare ``models/<experiment>`` as a persistent
+output, so ``dvc repro`` after an interruption finds the last complete checkpoint and the
+loop resumes from it. A run that had *completed* is started over instead (DVC only re-runs a
+stage whose dependencies or params changed), and an interrupted run resumes only with the
+same settings, training data and code (:func:`run_identity`); otherwise it stops and names
+what differs.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import torch
@@ -27,13 +37,18 @@ from vaerepro.training.crops import CropPairStream
 
 
 def train_experiment(
-    experiment: ResolvedExperiment, params: Params, output_dir: Path, *, stop_at_step: int | None = None
+    experiment: ResolvedExperiment, params: Params, output_dir: Path, *, stop_at_step: int | None = None,
+    restart_if_complete: bool = False,
 ) -> TrainResult:
     """Build the experiment's model and train it on its dataset's ``train`` split.
 
     Checkpoints and dvclive logs go to ``output_dir`` (``checkpoint.pt``, ``dvclive/``);
-    an existing checkpoint there is resumed (the loop refuses one of another model/config).
+    an existing checkpoint there is resumed (the loop refuses one of another model, settings,
+    data or code). ``restart_if_complete``: a finished run in ``output_dir`` is removed and
+    training starts over (what a DVC re-run of the stage means).
     """
+    if restart_if_complete:
+        clear_completed_run(output_dir, experiment.name)
     try:
         model = build_model(experiment.model, experiment.options, source=SOURCE,
                             path=f"experiments.{experiment.name}.options", seed=params.seed)
@@ -52,7 +67,8 @@ def train_experiment(
         batches = CropPairStream(pairs.inputs, pairs.targets, crop_size=crop_size,
                                  batch_size=experiment.train.batch_size, seed=params.seed, with_targets=model.supervised)
         result = train(model, batches, experiment.train, output_dir, seed=params.seed,
-                       log_dir=output_dir / "dvclive", stop_at_step=stop_at_step)
+                       log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
+                       settings_path=settings_path(experiment, params), identity=run_identity(experiment))
         write_train_summary(output_dir, result, experiment)
         return result
     split = experiment.train_split()
@@ -64,9 +80,64 @@ def train_experiment(
         binarize=experiment.train.dynamic_binarization,
     )
     result = train(model, batches, experiment.train, output_dir, seed=params.seed,
-                   log_dir=output_dir / "dvclive", stop_at_step=stop_at_step)
+                   log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
+                   settings_path=settings_path(experiment, params), identity=run_identity(experiment))
     write_train_summary(output_dir, result, experiment)
     return result
+
+
+def settings_path(experiment: ResolvedExperiment, params: Params) -> str:
+    """The params key of the experiment's training settings, for error messages."""
+    section = "classifiers" if experiment.name.startswith("classifier-") else "experiments"
+    name = experiment.name.removeprefix("classifier-") if section == "classifiers" else experiment.name
+    return f"{section}.{name}.train.{params.profile}"
+
+
+# The code a training run depends on (the train@ stage's code deps), fingerprinted so an
+# interrupted run never resumes under other code.
+TRAINING_CODE = ("models", "training", "data", "baselines", "config.py", "experiment.py", "structured.py")
+
+
+def code_fingerprint(package: Path | None = None) -> str:
+    """sha256 over the training code's Python files (relative path and content), sorted."""
+    package = package or Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for entry in TRAINING_CODE:
+        path = package / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_identity(experiment: ResolvedExperiment) -> dict[str, str]:
+    """What a resumed run must share with its checkpoint besides the settings."""
+    from vaerepro.data.prepared import read_summary
+
+    return {"train_data_sha256": read_summary(experiment.train_prepared or experiment.prepared)["sha256"],
+            "code_sha256": code_fingerprint()}
+
+
+def clear_completed_run(output_dir: Path, name: str) -> bool:
+    """Remove a finished run's checkpoint, logs and summary; an unfinished one is kept (resumed)."""
+    summary = output_dir / TRAIN_SUMMARY
+    if not summary.is_file():
+        return False
+    try:
+        completed = bool(json.loads(summary.read_text()).get("completed"))
+    except (OSError, json.JSONDecodeError):
+        completed = False  # unreadable: treat as unfinished, the checkpoint decides
+    if not completed:
+        return False
+    print(f"train@{name}: the previous run in {output_dir} had finished and a dependency or param changed; "
+          "starting over from step 0")
+    for item in (CHECKPOINT_NAME, TRAIN_SUMMARY, "dvclive"):
+        path = output_dir / item
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return True
 
 
 TRAIN_SUMMARY = "train_summary.json"

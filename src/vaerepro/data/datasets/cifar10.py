@@ -81,7 +81,7 @@ class CIFAR10(DatasetHandler):
             return LocalMatch(form="official-extracted", variant="official", files=files)
         if present:
             notes.append(
-                f"official batches incomplete in {directory / 'cifar-10-batches-py'} "
+                f"official batches incomplete in the local copy's cifar-10-batches-py/ "
                 f"(found {len(set(wanted) & present)} of {len(wanted)} files)"
             )
         for folder in ("jpeg_q75", "."):
