@@ -35,11 +35,12 @@ from __future__ import annotations
 import json
 import math
 import platform
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vaerepro.revision import code_revision
 
 SCHEMA_VERSION = 1
 PROVENANCE_KEYS = (
@@ -63,14 +64,8 @@ def not_measured(reason: str, **details: Any) -> dict[str, Any]:
 
 
 def git_revision(root: Path = Path(".")) -> str:
-    """HEAD's sha, with ``-dirty`` when tracked files differ; ``unknown`` outside git."""
-    try:
-        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{revision}-dirty" if dirty else revision
+    """The code revision (see :mod:`vaerepro.revision`): ``<sha>``, ``<sha>-dirty`` or ``unknown``."""
+    return code_revision(root)
 
 
 def environment() -> dict[str, str]:

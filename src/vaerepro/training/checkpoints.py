@@ -14,7 +14,7 @@ A checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``) hol
 ``rng``             Python/NumPy/torch/CUDA RNG states (see :mod:`.seeding`)
 ``seed``            the run's seed
 ``device``          device trained on; ``precision``: float32/bfloat16/float16
-``git_revision``    ``git rev-parse HEAD`` of the code, or ``"unknown"``
+``git_revision``    the code revision (:mod:`vaerepro.revision`), or ``"unknown"``
 ``torch_version``   ``torch.__version__``; ``created``: UTC ISO time
 ``metrics``         the last logged mean of each loss term
 ==================  =============================================================
@@ -25,13 +25,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vaerepro.models.registry import build_model
+from vaerepro.revision import code_revision
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "vaerepro-checkpoint"
@@ -48,20 +48,8 @@ class CheckpointUnusable(ValueError):
 
 
 def git_revision() -> str:
-    """The git commit of the code being run, or ``"unknown"`` outside a repository."""
-    try:
-        completed = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    revision = completed.stdout.strip()
-    return revision if completed.returncode == 0 and revision else "unknown"
+    """The code revision (see :mod:`vaerepro.revision`), the same string the metrics records carry."""
+    return code_revision()
 
 
 def utc_now() -> str:
