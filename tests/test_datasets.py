@@ -315,20 +315,19 @@ def test_prepare_without_download_says_which_stage(tmp_path, write_params):
         prepare("mnist", write_params(), tmp_path / "raw", tmp_path / "prepared")
 
 
-def test_zip_with_traversal_refused_at_prepare(tmp_path, write_params):
+@pytest.mark.parametrize("member", ["../../outside.png", "/etc/outside.png"])
+def test_zip_with_traversal_refused_at_download_before_it_is_recorded(tmp_path, write_params, member):
     (tmp_path / "local" / "lol").mkdir(parents=True)
     with zipfile.ZipFile(tmp_path / "local" / "lol" / "LOLdataset.zip", "w") as archive:
         archive.writestr("our485/low/1.png", fixtures.png_bytes(np.zeros((4, 4, 3), np.uint8)))
-        archive.writestr("../../outside.png", b"x")
+        archive.writestr(member, b"x")
     params = write_params()
-    fetch("lol", params, tmp_path / "raw", tmp_path / "downloads")
     from vaerepro.data.errors import UnsafeArchiveMember
 
     with pytest.raises(UnsafeArchiveMember, match="outside.png"):
-        prepare("lol", params, tmp_path / "raw", tmp_path / "prepared")
+        fetch("lol", params, tmp_path / "raw", tmp_path / "downloads")
+    assert not (tmp_path / "raw" / "lol").exists()  # never recorded as a verified copy
     assert not (tmp_path / "outside.png").exists()
-    assert json.loads((tmp_path / "raw" / "lol" / "source.json").read_text())["form"] == "official"
-    shutil.rmtree(tmp_path / "raw")
 
 
 def lol_expected(names: list[int], side: str) -> np.ndarray:

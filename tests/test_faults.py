@@ -121,3 +121,29 @@ def test_an_unreadable_image_in_the_metrics_cli_is_named(tmp_path, capsys, conte
     status = metrics_main(["no-reference", str(folder), "-q"])
     error = capsys.readouterr().err
     assert status == 1 and f"{folder / 'bad.png'} is not a readable image" in error and "Traceback" not in error
+
+
+def test_out_of_range_options_and_settings_name_the_key_and_the_file():
+    from vaerepro.evaluation.settings import parse_evaluate_settings
+    from vaerepro.models import build_model
+    from vaerepro.structured import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'experiments.vae-mnist.options' in params.yaml: vae: latent_dim must be positive, got -4"):
+        build_model("vae", {"image_shape": [1, 8, 8], "latent_dim": -4}, source="params.yaml", path="experiments.vae-mnist.options")
+    with pytest.raises(ConfigError, match=r"'experiments.vae-mnist.evaluate.smoke' in params.yaml: .*'test_count' must be >= 2 or null, got -5"):
+        parse_evaluate_settings({"test_count": -5}, source="params.yaml", path="experiments.vae-mnist.evaluate.smoke")
+
+
+def test_transparent_images_are_refused_for_every_metric_with_their_name(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rgba = np.random.default_rng(2).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(folder / "clear.png")
+    for command in (["no-reference", str(folder), "-q"], ["fid", str(folder), str(folder), "-q"]):
+        assert metrics_main(command) == 1
+        assert f"{folder / 'clear.png'} has transparent pixels" in capsys.readouterr().err
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    Image.fromarray(opaque, "RGBA").save(folder / "clear.png")
+    assert metrics_main(["no-reference", str(folder), "-q"]) == 0

@@ -24,6 +24,7 @@ from vaerepro.data.datasets import LocalMatch, handler
 from vaerepro.data.download import download_file
 from vaerepro.data.errors import ChecksumMismatch, MissingDatasetFile
 from vaerepro.data.integrity import atomic_directory, file_digests, verify_file, write_json
+from vaerepro.data.source_tree import check_archive_members, is_archive
 
 SOURCE_RECORD = "source.json"
 
@@ -123,6 +124,9 @@ def fetch(name: str, params: Params, raw_root: Path, downloads_root: Path) -> di
         found = _from_downloads(name, dataset, params, downloads)
         origin = "official download"
     match, digests, verification = found
+    for source in match.files:
+        if is_archive(source):
+            check_archive_members(source)  # an unsafe member is refused here, before it is recorded
     for note in match.notes:
         print(f"[{name}] note: {note}")
     record = {

@@ -117,6 +117,33 @@ class TarTree(SourceTree):
         return self._data[name]
 
 
+def is_archive(path: Path) -> bool:
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    return path.suffix.lower() in (".zip", ".tar", ".tgz") or suffixes in (".tar.gz", ".tar.bz2", ".tar.xz")
+
+
+def check_archive_members(path: Path) -> int:
+    """Check every member name and type of a zip/tar archive without keeping its data; returns the count.
+
+    ``download@`` calls this before it records an archive as verified, so an archive that would
+    escape its tree is refused where it enters the pipeline, not later in ``prepare@``.
+    """
+    if path.suffix.lower() == ".zip":
+        with ZipTree(path) as tree:
+            return len(tree.names())
+    count = 0
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            for member in archive:
+                check_member_name(member.name, path.name)
+                if member.issym() or member.islnk():
+                    raise UnsafeArchiveMember(f"refusing {path.name}: member '{member.name}' is a link")
+                count += member.isfile()
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise CorruptArchive(f"cannot read tar archive {path} (truncated or corrupt?): {error}") from error
+    return count
+
+
 def open_tree(path: Path) -> SourceTree:
     """Open a directory, ``.zip`` or ``.tar``/``.tar.gz``/``.tgz`` as a :class:`SourceTree`."""
     if path.is_dir():

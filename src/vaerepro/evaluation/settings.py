@@ -38,4 +38,10 @@ class EvaluateSettings:
 
 
 def parse_evaluate_settings(mapping: Mapping[str, Any], *, source: str | None, path: str) -> EvaluateSettings:
-    return from_mapping(EvaluateSettings, mapping, path=path, source=source)
+    """Strictly parse an ``evaluate`` section; a range error names the key path and the file."""
+    try:
+        return from_mapping(EvaluateSettings, mapping, path=path, source=source)
+    except ConfigError as error:
+        if path and path not in str(error):  # raised by __post_init__, which knows no path
+            raise ConfigError(f"'{path}'{f' in {source}' if source else ''}: {error}") from None
+        raise

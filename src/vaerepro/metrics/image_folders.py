@@ -4,7 +4,9 @@ Files with the extensions pytorch-fid accepts (bmp, jpg, jpeg, pgm, png, ppm, ti
 webp), found recursively, in sorted order. Modes: ``L`` -> (H, W) grayscale, ``RGB`` ->
 (H, W, 3), ``P`` (palette) -> RGB, ``RGBA``/``LA`` only when fully opaque (alpha dropped);
 anything else (16-bit, CMYK, float) is refused with its name. For FID/IS every image is
-converted to RGB as pytorch-fid does (``Image.convert('RGB')``).
+converted to RGB as pytorch-fid does (``Image.convert('RGB')``), but an image with transparent
+pixels is refused there too (pytorch-fid would silently drop the alpha channel). A file that
+cannot be decoded (truncated, not an image) is refused with its name.
 """
 
 from __future__ import annotations
@@ -41,16 +43,17 @@ def read_image(path: Path, *, force_rgb: bool = False) -> np.ndarray:
 def _decode(path: Path, force_rgb: bool) -> np.ndarray:
     with Image.open(path) as image:
         image.load()  # decode now, so a truncated file fails here and not inside NumPy
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            alpha = np.asarray(image.convert("RGBA" if image.mode != "LA" else "LA"))[..., -1]
+            if alpha.min() < 255:  # dropping alpha would score colours nobody sees
+                raise ValueError(f"{path} has transparent pixels (mode {image.mode}); flatten it onto a background first")
         if force_rgb:
             return np.asarray(image.convert("RGB"))
         if image.mode in ("L", "RGB"):
             return np.asarray(image)
         if image.mode == "P":
             return np.asarray(image.convert("RGB"))
-        if image.mode in ("RGBA", "LA"):
-            array = np.asarray(image)
-            if array[..., -1].min() < 255:
-                raise ValueError(f"{path} has transparent pixels (mode {image.mode}); flatten it onto a background first")
+        if image.mode in ("RGBA", "LA"):  # fully opaque (checked above): the alpha channel is dropped
             return np.asarray(image.convert("RGB" if image.mode == "RGBA" else "L"))
         raise ValueError(f"{path} has image mode {image.mode}; only 8-bit grayscale or RGB images are supported")
 

@@ -98,8 +98,15 @@ def build_model(
     """
     cls, _ = _lookup(name, source, path)
     parsed = parse_options(name, options, source=source, path=path)
-    if seed is None:
-        return cls(parsed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return cls(parsed)
+    try:
+        if seed is None:
+            return cls(parsed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(parsed)
+    except ConfigError:
+        raise
+    except ValueError as error:  # a range check in the model's constructor: name where the value came from
+        if not path:
+            raise
+        raise ConfigError(f"'{path}'{f' in {source}' if source else ''}: {error}") from error
