@@ -499,3 +499,19 @@ def test_raw_lineage_is_the_same_for_local_copies_at_two_paths(tmp_path, write_p
         records.append((tmp_path / place / "raw" / "cifar10" / "source.json").read_bytes())
     assert records[0] == records[1]
     assert str(tmp_path).encode() not in records[0] and b"incomplete" in records[0]
+
+
+def test_prepare_refuses_raw_files_changed_after_download_verified_them(tmp_path, write_params):
+    fixtures.write_cifar_jpeg_archives(tmp_path / "local" / "cifar10", per_class=1)
+    params = write_params(datasets={"cifar10": {"validation_count": 2}})
+    fetch("cifar10", params, tmp_path / "raw", tmp_path / "downloads")
+    archive = tmp_path / "raw" / "cifar10" / "jpeg_q75" / "CIFAR-10-images_test_jpg.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit: would decode to one silently corrupt image
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ChecksumMismatch, match=r"CIFAR-10-images_test_jpg.tar.gz \(changed since download@cifar10.*dvc checkout"):
+        prepare("cifar10", params, tmp_path / "raw", tmp_path / "prepared")
+    assert not (tmp_path / "prepared" / "cifar10").exists()
+    archive.unlink()
+    with pytest.raises(CorruptArchive, match="missing from the raw data"):
+        prepare("cifar10", params, tmp_path / "raw", tmp_path / "prepared")

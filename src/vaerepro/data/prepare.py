@@ -33,9 +33,9 @@ import numpy as np
 
 from vaerepro.config import Params
 from vaerepro.data.datasets import handler
-from vaerepro.data.errors import CorruptArchive
+from vaerepro.data.errors import ChecksumMismatch, CorruptArchive
 from vaerepro.data.fetch import SOURCE_RECORD
-from vaerepro.data.integrity import atomic_directory, write_json
+from vaerepro.data.integrity import atomic_directory, file_digests, write_json
 from vaerepro.data.splits import Split, carve_validation
 
 SUMMARY = "summary.json"
@@ -58,11 +58,31 @@ def read_source_record(raw: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def verify_raw_files(raw: Path, source: dict) -> None:
+    """Check every raw file against the sha256 ``download@`` recorded, before anything is decoded.
+
+    ``data/raw/<name>`` may have been edited or damaged after the download stage verified it
+    (by hand, a bad disk, a copy that bypassed the stage); decoding it would silently turn a
+    flipped byte into a corrupt image.
+    """
+    for relative, expected in sorted(source.get("files", {}).items()):
+        path = raw / relative
+        if not path.is_file():
+            raise CorruptArchive(f"{path} is missing from the raw data; restore it with `dvc checkout download@{raw.name}` "
+                                 f"or rerun `dvc repro -f download@{raw.name}`")
+        actual = file_digests(path, ("sha256",))["sha256"]
+        if actual != expected:
+            raise ChecksumMismatch(
+                f"{path} (changed since download@{raw.name} verified it; restore it with `dvc checkout "
+                f"download@{raw.name}` or rerun `dvc repro -f download@{raw.name}`)", "sha256", expected, actual, None)
+
+
 def prepare(name: str, params: Params, raw_root: Path, prepared_root: Path) -> dict:
     """Decode ``raw_root/<name>`` into ``prepared_root/<name>``; return the summary."""
     dataset = params.dataset(name)
     raw = raw_root / name
     source = read_source_record(raw)
+    verify_raw_files(raw, source)
     dataset_handler = handler(name)
     splits = dataset_handler.decode(raw, source["form"], dataset)
     if dataset.validation_count and "train" in splits:
