@@ -13,10 +13,10 @@ from pathlib import Path
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.evaluation.classifier import evaluate_classifier
-from vaerepro.evaluation.provenance import provenance_for
-from vaerepro.evaluation.record import MetricsRecord, write_record
-from vaerepro.experiment import resolve
-from vaerepro.training.run import train_experiment
+from vaerepro.experiment import resolve_classifier
+from vaerepro.experiment.provenance import provenance_for
+from vaerepro.experiment.train import train_experiment
+from vaerepro.records import MetricsRecord, write_record
 
 
 def main() -> None:
@@ -25,17 +25,16 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--reports-root", type=Path, default=Path("reports"))
     arguments = parser.parse_args()
-    name = f"classifier-{arguments.dataset}"
     with reported_errors(f"classifier@{arguments.dataset}"):
         params = load_params(arguments.params)
-        experiment = resolve(params, name)
+        experiment = resolve_classifier(params, arguments.dataset)
         result = train_experiment(experiment, params, Path("models/classifiers") / arguments.dataset,
                                   restart_if_complete="DVC_STAGE" in os.environ)
         started = time.perf_counter()
         metrics = evaluate_classifier(result.checkpoint_path, experiment.split("test"))
     provenance = provenance_for(experiment, params, result.checkpoint_path, train_seconds=result.wall_seconds,
                                 evaluate_seconds=time.perf_counter() - started)
-    write_record(arguments.reports_root / "metrics" / f"{name}.json", MetricsRecord(provenance, metrics))
+    write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json", MetricsRecord(provenance, metrics))
     print(f"classifier@{arguments.dataset}: test accuracy {metrics['test_accuracy']['value']:.4f}")
 
 

@@ -24,8 +24,8 @@ from vaerepro.evaluation.fid import (
     reference_path,
     save_reference,
 )
-from vaerepro.evaluation.record import environment, git_revision
 from vaerepro.metrics.inception import load_fid_inception
+from vaerepro.records import environment, git_revision
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.experiment import resolve
-from vaerepro.training.run import train_experiment
+from vaerepro.experiment.train import train_experiment
 
 
 def main() -> None:

@@ -16,15 +16,15 @@ from vaerepro.data.prepare import array_sha256
 from vaerepro.evaluation.classifier import evaluate_classifier, load_classifier
 from vaerepro.evaluation.fid import FidScorer, compute_reference
 from vaerepro.evaluation.figures import save_generative_figures
-from vaerepro.evaluation.generative import evaluate_generative, model_kind
-from vaerepro.evaluation.provenance import provenance_for
-from vaerepro.evaluation.record import MetricsRecord, read_record, write_record
-from vaerepro.experiment import resolve
+from vaerepro.evaluation.generative import evaluate_generative
+from vaerepro.experiment import resolve, resolve_classifier
+from vaerepro.experiment.provenance import provenance_for
+from vaerepro.experiment.train import train_experiment
 from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.metrics.inception_wheel import installed_wheel_weights_path
+from vaerepro.records import MetricsRecord, read_record, write_record
 from vaerepro.structured import ConfigError
 from vaerepro.training import load_model
-from vaerepro.training.run import train_experiment
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "log_every": 2, "checkpoint_every": 4, "progress_bar": False}
 TINY_EVALUATE = {"test_count": 20, "importance_samples": 3, "batch_size": 10, "sample_count": 20}
@@ -84,12 +84,12 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     model_name, options, expected_figures = CASES[name]
     params = params_with(tmp_path, {name: experiment_entry(model_name, options)},
                          {"mnist": {"options": {"hidden_channels": 4, "feature_dim": 8}, "train": {"smoke": TINY_TRAIN}}})
-    classifier_run = train_experiment(resolve(params, "classifier-mnist"), params, tmp_path / "models/classifiers/mnist")
-    accuracy = evaluate_classifier(classifier_run.checkpoint_path, resolve(params, "classifier-mnist").split("test"))
+    classifier_run = train_experiment(resolve_classifier(params, "mnist"), params, tmp_path / "models/classifiers/mnist")
+    accuracy = evaluate_classifier(classifier_run.checkpoint_path, resolve_classifier(params, "mnist").split("test"))
     assert 0 <= accuracy["test_accuracy"]["value"] <= 1
 
     experiment = resolve(params, name)
-    assert experiment.options["image_shape"] == [1, 8, 8]  # taken from the data
+    assert list(experiment.options.image_shape) == [1, 8, 8]  # taken from the data
     result = train_experiment(experiment, params, tmp_path / "models" / name)
     assert result.completed and (tmp_path / "models" / name / "train_summary.json").is_file()
     model = load_model(result.checkpoint_path).eval()
@@ -100,7 +100,7 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
                                      binarize=experiment.train.dynamic_binarization, seed=params.seed,
                                      classifier=load_classifier(classifier_run.checkpoint_path),
                                      fid=FidScorer(fid_model, reference))
-    figures = save_generative_figures(model, evaluation, model_kind(model), tmp_path / "reports/figures" / name,
+    figures = save_generative_figures(model, evaluation, tmp_path / "reports/figures" / name,
                                       tmp_path / "reports", name, tmp_path / "models" / name / "dvclive")
     assert expected_figures <= set(figures)
     assert all((tmp_path / "reports" / path).is_file() for path in figures.values())

@@ -18,14 +18,14 @@ from PIL import Image
 from tests.test_models_contract import make
 from tests.test_training_loop import settings, stream
 from vaerepro.cli_errors import is_expected
-from vaerepro.evaluation.record import MalformedMetrics, MetricsRecord, read_record, write_record
 from vaerepro.metrics.cli import main as metrics_main
+from vaerepro.records import MalformedMetrics, MetricsRecord, read_record, write_record
 from vaerepro.report.headline import headline_metrics
 from vaerepro.report.records import load_records
 from vaerepro.training import CheckpointUnusable, load_model, read_checkpoint, train
 from vaerepro.training import checkpoints as checkpoint_module
 
-PROVENANCE = {"experiment": "vae-mnist", "model": "vae", "dataset": "mnist", "data_variant": "official",
+PROVENANCE = {"experiment": "vae-mnist", "model": "vae", "dataset": "mnist", "task": "generation", "data_variant": "official",
               "dataset_sha256": "x", "profile": "smoke", "device": "cpu", "seed": 0, "git_revision": "r",
               "wall_time_seconds": {}, "parameter_count": 1, "environment": {}, "params": {}}
 
@@ -81,7 +81,7 @@ def test_a_read_only_output_folder_is_named_before_any_work(tmp_path, monkeypatc
 def _record(tmp_path: Path, metrics: dict) -> Path:
     path = tmp_path / "metrics" / "vae-mnist.json"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"schema_version": 1, **PROVENANCE, "metrics": metrics, "figures": {}}))
+    path.write_text(json.dumps({"schema_version": 2, **PROVENANCE, "metrics": metrics, "figures": {}}))
     return path
 
 

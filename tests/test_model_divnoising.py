@@ -9,7 +9,8 @@ import torch
 import vaerepro.models.divnoising  # noqa: F401  (registers "divnoising")
 from vaerepro.models.divnoising import DivNoising
 from vaerepro.models.registry import build_model
-from vaerepro.models.restoration import RestorationContext, restore_image
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
+from vaerepro.models.restoration import restore_image
 from vaerepro.structured import ConfigError
 
 TINY = {
@@ -194,7 +195,7 @@ def tiny_context(tmp_path, profile: str = "smoke", size: int = 40) -> Restoratio
 def test_evaluation_extras_record_the_spread_and_write_the_figure(tmp_path, profile):
     model = make().eval()
     context = tiny_context(tmp_path, profile)
-    extras = model.evaluation_extras(context)
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     spread = extras.metrics["posterior_sample_spread"]
     assert spread["unit"] == "[0,1] intensity" and spread["value"] > 0
     assert spread["samples"] == (8 if profile == "smoke" else 64)
@@ -209,7 +210,7 @@ def test_evaluation_extras_say_why_when_nothing_fits(tmp_path):
     model = make().eval()
     context = tiny_context(tmp_path)
     context.inputs, context.targets = context.inputs[..., :1], context.targets[..., :1]  # grayscale
-    extras = model.evaluation_extras(context)
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     assert extras.metrics["posterior_sample_spread"]["value"] is None
     assert "channel" in extras.metrics["posterior_sample_spread"]["not_measured"]
     assert extras.figures == {}

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import vaerepro.models.mlsm  # noqa: F401  (registration)
-from vaerepro.models.mlsm import closeup_window
+from vaerepro.evaluation.windows import most_textured_window
 from vaerepro.models.registry import build_model
-from vaerepro.models.restoration import RestorationContext, restore_image
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
+from vaerepro.models.restoration import restore_image
 from vaerepro.structured import ConfigError
 
 TINY = {
@@ -150,7 +151,7 @@ def test_a_few_adam_steps_reduce_the_loss_on_a_fixed_batch():
 def test_closeup_window_finds_the_textured_block_on_the_jpeg_grid():
     reference = np.zeros((64, 64, 3), dtype=np.uint8)
     reference[40:56, 24:40] = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
-    top, left = closeup_window(reference, 16)
+    top, left = most_textured_window(reference, 16, stride=8)
     assert (top % 8, left % 8) == (0, 0)
     assert (top, left) == (40, 24)
 
@@ -175,9 +176,9 @@ def test_artefact_closeup_figure_is_written(tmp_path):
         seed=0,
         profile="smoke",
     )
-    extras = model.evaluation_extras(context)
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     assert extras.figures == {"artefact_closeup": "figures/mlsm-lol/artefact_closeup.png"}
     assert (reports / "figures" / "mlsm-lol" / "artefact_closeup.png").stat().st_size > 0
 
     nothing = RestorationContext(**{**context.__dict__, "outputs": [None, None, None]})
-    assert model.evaluation_extras(nothing).figures == {}
+    assert evaluation_for(model.registered_name).restoration_extras(model, nothing).figures == {}

@@ -10,7 +10,9 @@ import torch
 
 from vaerepro.models.phases import plan_phases
 from vaerepro.models.registry import build_model
-from vaerepro.models.restoration import RestorationContext, restore_image
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
+from vaerepro.evaluation.extras.uwcvgan import compression_factor
+from vaerepro.models.restoration import restore_image
 from vaerepro.models.uwcvgan import UWCVGAN, gradient_difference_loss
 
 TINY = {
@@ -112,17 +114,15 @@ def test_adversarial_terms_start_after_the_warm_up():
     model = make(adversarial_start_step=2)
     degraded, clean = pair()
     seen = []
-    for _ in range(3):  # three training steps, two forward passes each (discriminator, generator)
+    for step in range(3):  # three training steps, two forward passes each (discriminator, generator)
+        model.begin_step(step)  # what the training loop does before each step
         for _group in range(2):
             outputs = model(degraded, clean)
             seen.append((outputs["d_adv"].item(), outputs["adversarial_weight"].item()))
     assert seen[:4] == [(0.0, 0.0)] * 4
     assert all(d_adv > 0 and weight > 0 for d_adv, weight in seen[4:])
-    assert model.state_dict()["training_forwards"].item() == 6  # the schedule survives a checkpoint
-    model.eval()
-    with torch.no_grad():
-        model(degraded, clean)
-    assert model.training_forwards.item() == 6  # evaluation passes do not count
+    model.begin_step(0)  # a resumed run is given its step back: the schedule follows it
+    assert model(degraded, clean)["d_adv"].item() == 0.0
 
 
 def test_fixed_adversarial_weight_option():
@@ -225,7 +225,7 @@ def test_paper_latent_shape_and_compression_factor():
     model = make(**{**PAPER_LATENT, "quantizer": "vector"})
     assert model.size_multiple == 16
     assert model.latent_shape((3, 256, 256)) == (256, 16, 16)
-    entry = model.compression_factor()
+    entry = compression_factor(model)
     assert entry["value"] == 3.0  # 3·256·256 / (256·16·16), the paper's "factor of 3×"
     assert (entry["input_elements"], entry["latent_elements"]) == (196608, 65536)
     assert entry["unit"] == "elements ratio"
@@ -234,7 +234,7 @@ def test_paper_latent_shape_and_compression_factor():
 
 
 def test_capsule_compression_counts():
-    entry = make(**PAPER_LATENT).compression_factor()
+    entry = compression_factor(make(**PAPER_LATENT))
     assert entry["value"] == 3.0
     assert entry["bits_ratio"] == pytest.approx(1572864 / (65536 * 32))  # float32 latent: 0.75
     assert entry["capsule_map_elements"] == 32 * 9 * 9
@@ -259,7 +259,7 @@ def context(model: UWCVGAN, tmp_path: Path, count: int = 3) -> RestorationContex
 
 def test_evaluation_extras_vector_quantizer(tmp_path):
     model = make(quantizer="vector")
-    extras = model.evaluation_extras(context(model, tmp_path))
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context(model, tmp_path))
     usage = extras.metrics["codebook_usage"]
     assert 0 < usage["value"] <= 1
     assert usage["codes_used"] == round(usage["value"] * 16)
@@ -272,7 +272,7 @@ def test_evaluation_extras_vector_quantizer(tmp_path):
 
 def test_evaluation_extras_capsule_has_no_codebook(tmp_path):
     model = make()
-    extras = model.evaluation_extras(context(model, tmp_path))
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context(model, tmp_path))
     assert extras.metrics["codebook_usage"]["value"] is None
     assert "capsule" in extras.metrics["codebook_usage"]["not_measured"]
 

@@ -15,7 +15,8 @@ from vaerepro.metrics.noise_gaussianity import (
     histogram_kl_to_gaussian,
 )
 from vaerepro.models.registry import build_model
-from vaerepro.models.restoration import RestorationContext, restore_image
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
+from vaerepro.models.restoration import restore_image
 
 TINY = {
     "image_shape": [3, 16, 16],
@@ -306,7 +307,7 @@ def test_extras_record_the_kl_metric_and_write_the_figures(tmp_path):
         seed=0,
         profile="smoke",
     )
-    extras = model.evaluation_extras(context)
+    extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     entry = extras.metrics["kl_latent_vs_image"]
     assert entry["unit"] == "nats" and entry["images"] == 2
     assert entry["value"] == entry["latent"] and np.isfinite(entry["image"])
@@ -338,5 +339,5 @@ def test_extras_without_images_say_why(tmp_path):
         seed=0,
         profile="smoke",
     )
-    entry = model.evaluation_extras(context).metrics["kl_latent_vs_image"]
+    entry = evaluation_for(model.registered_name).restoration_extras(model, context).metrics["kl_latent_vs_image"]
     assert entry["value"] is None and entry["not_measured"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vaerepro.evaluation.record import MetricsRecord, measured, not_measured, write_record
+from vaerepro.records import MetricsRecord, measured, not_measured, write_record
 from vaerepro.report.build import build_report
 from vaerepro.report.formatting import entry_details
 from vaerepro.report.metric_catalog import metric_name
@@ -80,6 +80,7 @@ def restoration_record(
             "experiment": experiment,
             "model": model,
             "dataset": dataset,
+            "task": "denoising" if dataset == "cc15" else "enhancement",
             "data_variant": "subset-our485-200-of-485",
             "dataset_sha256": "0" * 64,
             "profile": profile,

@@ -16,16 +16,16 @@ from tests.conftest import repository_params
 from vaerepro.config import load_params
 from vaerepro.data.degradations.spec import degradation_seed, degrade, parse_degradation
 from vaerepro.data.prepare import array_sha256
-from vaerepro.evaluation.record import MetricsRecord, read_record, write_record
-from vaerepro.evaluation.restoration_experiment import evaluate_restoration
 from vaerepro.experiment import resolve
+from vaerepro.experiment.restoration import evaluate_restoration
+from vaerepro.experiment.train import train_experiment
 from vaerepro.metrics.gt_mean import match_reference_mean
 from vaerepro.models import build_model, register
 from vaerepro.models.restoration import RestorationModel, pad_to_multiple, restore_image
+from vaerepro.records import MetricsRecord, read_record, write_record
 from vaerepro.structured import ConfigError
 from vaerepro.training import load_model
 from vaerepro.training.crops import CropPairStream
-from vaerepro.training.run import train_experiment
 
 # ----------------------------------------------------------------------------- degradations
 
@@ -85,6 +85,8 @@ class _ScaleOptions:
 @register("test_scale", _ScaleOptions)
 class _LearnedScale(RestorationModel):
     """A one-parameter supervised "network" that needs multiples of 8 (for padding tests)."""
+
+    task = "enhancement"
 
     def __init__(self, options):
         super().__init__(options)
@@ -227,7 +229,7 @@ def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
     assert set(evaluation.figures) == {"panels", "crops"}
     assert all((tmp_path / "reports" / path).is_file() for path in evaluation.figures.values())
 
-    from vaerepro.evaluation.provenance import provenance_for
+    from vaerepro.experiment.provenance import provenance_for
 
     provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
     write_record(tmp_path / "reports/metrics/test_scale-lol.json", MetricsRecord(provenance, metrics, evaluation.figures))
@@ -285,10 +287,10 @@ def test_profile_options_and_crop_size_apply_to_their_profile_only(tmp_path, mon
     entry = {"model": "bm3d", "dataset": "lol", "train_dataset": "lol", "restoration": {"test": PAIRS["test"]},
              "options": {"noise_sigma": 5}, "profile_options": {"smoke": {"noise_sigma": 9}}}
     params = params_with(tmp_path, {"bm3d-lol": entry})
-    assert resolve(params, "bm3d-lol").options["noise_sigma"] == 9
+    assert resolve(params, "bm3d-lol").options.noise_sigma == 9
     full = params_with(tmp_path, {"bm3d-lol": entry})
     object.__setattr__(full, "profile", "full")
-    assert resolve(full, "bm3d-lol").options["noise_sigma"] == 5
+    assert resolve(full, "bm3d-lol").options.noise_sigma == 5
     with pytest.raises(ConfigError, match="unknown profile 'experiments.bm3d-lol.profile_options.medium'"):
         params_with(tmp_path, {"bm3d-lol": {**entry, "profile_options": {"medium": {}}}})
 

@@ -20,7 +20,7 @@ EXPECTED_ERRORS = {
     "vaerepro.training.checkpoints.CheckpointMismatchError",
     "vaerepro.training.checkpoints.CheckpointUnusable",
     "vaerepro.training.loop.NonFiniteLossError",
-    "vaerepro.evaluation.record.MalformedMetrics",
+    "vaerepro.records.MalformedMetrics",
     "vaerepro.evaluation.fid.FidReferenceError",
     "vaerepro.metrics.inception_weights.InceptionWeightsRejected",
     "vaerepro.metrics.inception_weights.InceptionWeightsNotFound",

@@ -1,7 +1,7 @@
 """Build a ``reports/`` tree (and a repository root) for report tests from the fixtures here.
 
 The committed fixtures are JSON only; figures are drawn here with the project's own
-:func:`vaerepro.report.grids.save_grid`, so no binary files live in the test tree.
+:func:`vaerepro.image_grids.save_grid`, so no binary files live in the test tree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaerepro.report.grids import save_grid
+from vaerepro.image_grids import save_grid
 
 FIXTURES = Path(__file__).parent
 FIGURES = ("figures/vae-mnist/samples.png", "figures/vae-mnist/reconstructions.png",

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from vaerepro.data.prepared import PreparedSplit
-from vaerepro.evaluation.record import measured
 from vaerepro.evaluation.tensors import batches, to_model_input
 from vaerepro.metrics.frechet import feature_statistics, frechet_distance
+from vaerepro.records import measured
 from vaerepro.training import load_model
 
 CLASSIFIER_FRECHET_CONVENTION = (

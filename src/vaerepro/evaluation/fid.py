@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaerepro.evaluation.record import measured, not_measured
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.metrics.frechet import (
     FID_CONVENTION,
@@ -36,6 +35,7 @@ from vaerepro.metrics.inception import FIDInception, extract_inception_outputs, 
 from vaerepro.metrics.inception_score import inception_score_from_logits
 from vaerepro.metrics.inception_weights import InceptionWeightsNotFound
 from vaerepro.metrics.reference_statistics import load_statistics, save_statistics
+from vaerepro.records import measured, not_measured
 
 # Where the pipeline keeps its converted weights (stage fid_weights) and reference statistics
 # (stage fid_reference@<dataset>), relative to the repository root.

@@ -16,70 +16,36 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from vaerepro.data.integrity import atomic_file  # noqa: E402
-from vaerepro.evaluation.generative import GenerativeEvaluation, interpolate, latent_manifold  # noqa: E402
+from vaerepro.evaluation.extras.base import GRID_COLUMNS  # noqa: E402
+from vaerepro.evaluation.generative import GenerativeEvaluation  # noqa: E402
 from vaerepro.evaluation.tensors import to_uint8_images  # noqa: E402
-from vaerepro.report.grids import save_grid  # noqa: E402
-
-COLUMNS = 10
-
-
-def _rows(images: torch.Tensor, rows: int, columns: int = COLUMNS) -> list:
-    images = to_uint8_images(images[: rows * columns])
-    return [images[index : index + columns] for index in range(0, len(images), columns)]
+from vaerepro.image_grids import save_grid  # noqa: E402
 
 
 @torch.no_grad()
-def save_generative_figures(model, evaluation: GenerativeEvaluation, kind: str, directory: Path,
-                            reports_root: Path, experiment: str, log_dir: Path) -> dict[str, str]:
-    """Write this experiment's figures; return {name: path relative to reports_root}."""
+def save_generative_figures(model, evaluation: GenerativeEvaluation, directory: Path, reports_root: Path,
+                            experiment: str, log_dir: Path) -> dict[str, str]:
+    """Write this experiment's figures; return {name: path relative to reports_root}.
+
+    Samples (drawn the model's way, :mod:`vaerepro.evaluation.extras`), test inputs with their
+    reconstructions, the model's own figures, and the training curves.
+    """
+    from vaerepro.evaluation.extras import (
+        evaluation_for,  # the extras import the generative evaluation
+    )
+
+    extras = evaluation_for(model.registered_name)
     directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    title = lambda what: f"{experiment}: {what}"  # noqa: E731
-    samples = evaluation.samples["samples"]
-    if kind == "cvae_label":
-        by_class = torch.cat([samples[label::10][:COLUMNS] for label in range(10)])
-        written["samples"] = save_grid(directory / "samples_per_class.png", _rows(by_class, 10),
-                                       row_labels=[f"label {label}" for label in range(10)],
-                                       title=title("samples per conditioning label"))
-    elif kind == "cvae_quadrant":
-        from vaerepro.models.cvae import given_quadrant_mask
-
-        truth = evaluation.test_images[:COLUMNS]
-        mask = given_quadrant_mask(tuple(truth.shape[1:]), model.options.given_quadrants)
-        given = truth * mask + 0.5 * (1 - mask)  # missing part shown as mid-gray
-        device = next(model.parameters()).device
-        completions = [model.complete(truth.to(device)).cpu() for _ in range(3)]
-        rows = [to_uint8_images(given)] + [to_uint8_images(c) for c in completions] + [to_uint8_images(truth)]
-        written["samples"] = save_grid(directory / "quadrant_completions.png", rows,
-                                       row_labels=["given", "completion 1", "completion 2", "completion 3", "truth"],
-                                       title=title("completing the missing quadrants"))
-    elif kind == "two_stage":
-        first = _rows(evaluation.samples["samples_first_stage"], 4)
-        second = _rows(samples, 4)
-        written["samples"] = save_grid(directory / "stage1_vs_stage2_samples.png", first + second,
-                                       row_labels=["stage 1"] * 4 + ["stage 2"] * 4,
-                                       title=title("samples: z ~ N(0, I) (stage 1) vs z from the stage-2 VAE"))
-    else:
-        written["samples"] = save_grid(directory / "samples.png", _rows(samples, 8), title=title("samples from the prior"))
-
+    written: dict[str, Path] = {"samples": extras.sample_figure(model, evaluation, directory, experiment)}
     pairs = []
     for row in range(3):
-        pairs += [to_uint8_images(evaluation.test_images[row * COLUMNS : (row + 1) * COLUMNS]),
-                  to_uint8_images(evaluation.reconstructions[row * COLUMNS : (row + 1) * COLUMNS])]
+        pairs += [to_uint8_images(evaluation.test_images[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS]),
+                  to_uint8_images(evaluation.reconstructions[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS])]
     written["reconstructions"] = save_grid(directory / "reconstructions.png", pairs,
-                                           row_labels=["input", "reconstruction"] * 3, title=title("test inputs and reconstructions"))
-
-    device = next(model.parameters()).device
-    if kind in ("vae", "two_stage"):
-        test = evaluation.test_images.to(device)
-        path = interpolate(model, test[:6], test[6:12]).cpu()
-        written["interpolations"] = save_grid(directory / "interpolations.png", _rows(path, 6),
-                                              title=title("decoded linear paths between two test images' codes"))
-        if getattr(model.options, "latent_dim", None) == 2 and kind == "vae":
-            manifold = latent_manifold(model, side=20).cpu()
-            written["latent_manifold"] = save_grid(directory / "latent_manifold.png", _rows(manifold, 20, 20),
-                                                   title=title("2-D latent manifold (Gaussian quantiles)"))
-    curves = save_training_curves(log_dir, directory / "training_curves.png", title("training curves"))
+                                           row_labels=["input", "reconstruction"] * 3,
+                                           title=f"{experiment}: test inputs and reconstructions")
+    written.update(extras.generative_figures(model, evaluation, directory, experiment))
+    curves = save_training_curves(log_dir, directory / "training_curves.png", f"{experiment}: training curves")
     if curves:
         written["training_curves"] = curves
     return {name: path.relative_to(reports_root).as_posix() for name, path in written.items()}

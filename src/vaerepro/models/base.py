@@ -6,7 +6,13 @@ The common contract (DESIGN.md, "Models and their common shape"):
   terms (``recon``, ``kl``, ``elbo`` ...); ``x`` is float (B, C, H, W) in [0, 1]; ``y`` is
   the explicit condition (labels (B,) for label-conditional models), never ``**kwargs``.
 * ``optimizer_phases(total_steps)`` / ``begin_phase(name)``: see :mod:`vaerepro.models.phases`.
-* ``uses_labels``: whether the training loop must pass the batch's labels as ``y``.
+* ``uses_labels``: whether the training loop must pass the batch's labels as ``y``;
+  ``uses_targets``: whether it must pass the clean crop (supervised restoration).
+* ``task`` (class attribute): ``generation``, ``denoising``, ``enhancement`` or
+  ``classification``; metrics records state it and the report files results by it.
+  ``trainable = False`` marks a method with nothing to learn (classical baselines).
+* ``begin_step(step)``: called by the training loop before every optimisation step, so a model
+  whose objective changes with the step (a GAN loss switched on late) reads the loop's step.
 
 VAE-family models (:class:`LatentVariableModel`) add ``encode`` (a
 :class:`~vaerepro.models.distributions.DiagonalGaussian`), ``reconstruct``, ``sample`` and
@@ -27,6 +33,9 @@ from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.structured import to_plain
 
+TASKS = ("generation", "denoising", "enhancement", "classification")
+RESTORATION_TASKS = ("denoising", "enhancement")
+
 # Decoded images per chunk when estimating importance weights, to bound memory.
 _IMPORTANCE_CHUNK_IMAGES = 2048
 
@@ -36,15 +45,31 @@ class RegisteredModel(nn.Module):
 
     registered_name: ClassVar[str]
     options_class: ClassVar[type]
+    task: ClassVar[str]
+    trainable: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         super().__init__()
         self.options = options
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        task = cls.__dict__.get("task")
+        if task is not None and task not in TASKS:
+            raise TypeError(f"{cls.__qualname__}.task is '{task}'; expected one of {', '.join(TASKS)}")
+
     @property
     def uses_labels(self) -> bool:
         """True when ``forward`` needs the batch's class labels as ``y``."""
         return False
+
+    @property
+    def uses_targets(self) -> bool:
+        """True when ``forward`` needs the clean reference as its second argument."""
+        return False
+
+    def begin_step(self, step: int) -> None:
+        """Called by the training loop before optimisation step ``step`` (0-based); default: nothing."""
 
     def plain_options(self) -> dict[str, Any]:
         """The options as plain data (what a checkpoint stores)."""
@@ -60,6 +85,8 @@ class RegisteredModel(nn.Module):
 
 class LatentVariableModel(RegisteredModel):
     """A VAE-family model: subclasses implement the four hooks below."""
+
+    task: ClassVar[str] = "generation"
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
         """Approximate posterior ``q(z | x[, y])``, (B, D)."""

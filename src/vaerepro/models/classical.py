@@ -97,12 +97,17 @@ class ClassicalMethod(RestorationModel):
 
 @register("identity", ClassicalOptions)
 class Identity(ClassicalMethod):
+    # No processing: the "did nothing" reference of any restoration task.
+    task = "enhancement"
+
     def process(self, image: np.ndarray) -> np.ndarray:
         return image
 
 
 @register("bm3d", DenoiserOptions)
 class BM3D(ClassicalMethod):
+    task = "denoising"
+
     def process(self, image: np.ndarray) -> np.ndarray:
         sigma = None if self.options.noise_sigma is None else self.options.noise_sigma / 255.0
         return bm3d_denoise(image, sigma)
@@ -110,6 +115,8 @@ class BM3D(ClassicalMethod):
 
 @register("nlmeans", DenoiserOptions)
 class NonLocalMeans(ClassicalMethod):
+    task = "denoising"
+
     def process(self, image: np.ndarray) -> np.ndarray:
         sigma = None if self.options.noise_sigma is None else self.options.noise_sigma / 255.0
         return nl_means_denoise(image, sigma)
@@ -117,6 +124,7 @@ class NonLocalMeans(ClassicalMethod):
 
 @register("gamma", GammaOptions)
 class Gamma(ClassicalMethod):
+    task = "enhancement"
     rgb_only = True
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -125,6 +133,7 @@ class Gamma(ClassicalMethod):
 
 @register("histeq", ClassicalOptions)
 class HistogramEqualization(ClassicalMethod):
+    task = "enhancement"
     rgb_only = True
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -133,6 +142,7 @@ class HistogramEqualization(ClassicalMethod):
 
 @register("clahe", CLAHEOptions)
 class CLAHE(ClassicalMethod):
+    task = "enhancement"
     rgb_only = True
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -141,6 +151,7 @@ class CLAHE(ClassicalMethod):
 
 @register("grayworld", ClassicalOptions)
 class GrayWorld(ClassicalMethod):
+    task = "enhancement"
     rgb_only = True
 
     def process(self, image: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ class ClassifierOptions:
 
 @register("classifier", ClassifierOptions)
 class Classifier(RegisteredModel):
+    task = "classification"
+
     def __init__(self, options: ClassifierOptions) -> None:
         super().__init__(options)
         check_positive(

@@ -85,7 +85,7 @@ from vaerepro.models.noise_models import (
     SignalDependentGaussianNoiseModel,
 )
 from vaerepro.models.registry import register
-from vaerepro.models.restoration import RestorationContext, RestorationExtras, RestorationModel
+from vaerepro.models.restoration import RestorationModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -141,6 +141,8 @@ def _convolutions(channels_in: int, channels_out: int, count: int) -> list[nn.Mo
 @register("divnoising", DivNoisingOptions)
 class DivNoising(RestorationModel):
     """Fully convolutional VAE whose likelihood is an explicit pixel noise model."""
+
+    task = "denoising"
 
     supervised = False
 
@@ -335,9 +337,3 @@ class DivNoising(RestorationModel):
         for samples in self._decoded_samples(posterior, self.options.posterior_samples, generator):
             total += samples.float().sum(0)
         return (total / self.options.posterior_samples).clamp(0.0, 1.0).to(degraded.dtype)
-
-    def evaluation_extras(self, context: RestorationContext) -> RestorationExtras:
-        """Posterior-sample spread and the ``posterior_samples.png`` figure (:mod:`.divnoising_analysis`)."""
-        from vaerepro.models.divnoising_analysis import posterior_sample_extras
-
-        return posterior_sample_extras(self, context)

@@ -287,6 +287,8 @@ def l1_ratio(
 class LightAwareContrastiveVAE(RestorationModel):
     """LACR-VAE-style enhancer: low-light image → Gaussian latent → enhanced image."""
 
+    task = "enhancement"
+
     supervised = True
 
     def __init__(self, options: LACLOptions) -> None:

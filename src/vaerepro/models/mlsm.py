@@ -79,7 +79,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as functional
 from torch import nn
@@ -88,13 +87,11 @@ from torch.func import functional_call
 from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.registry import register
 from vaerepro.models.residual_blocks import ResidualBlock, initialise
-from vaerepro.models.restoration import RestorationContext, RestorationExtras, RestorationModel
+from vaerepro.models.restoration import RestorationModel
 
 # Initial scale of the last convolution of each residual branch (see ``initialise``).
 # Log-variances are clamped to this range so exp() cannot overflow early in training.
 _LOG_VARIANCE_RANGE = (-12.0, 8.0)
-# The JPEG grid: close-up crops start on multiples of the 8×8 block size.
-_JPEG_BLOCK = 8
 
 
 @dataclass(frozen=True)
@@ -273,6 +270,8 @@ def _check_options(options: MLSMOptions) -> None:
 class MultiLatentMapping(RestorationModel):
     """Two multi-level VAEs (compressed dark, normal light) and per-level latent mappings."""
 
+    task = "enhancement"
+
     supervised = True
 
     def __init__(self, options: MLSMOptions) -> None:
@@ -361,82 +360,3 @@ class MultiLatentMapping(RestorationModel):
         """Encode (dark VAE, posterior means) → map each level → decode (normal-light VAE)."""
         dark_means = [posterior.mean for posterior in self.dark_vae.encode(degraded)]
         return self.normal_vae.decode(self.map_latents(dark_means)).clamp(0.0, 1.0)
-
-    def evaluation_extras(self, context: RestorationContext) -> RestorationExtras:
-        """Figure ``artefact_closeup``: zoomed crops of JPEG input, output and reference."""
-        path = save_artefact_closeup(
-            context, crop_size=self.options.closeup_crop_size, zoom=self.options.closeup_zoom
-        )
-        if path is None:
-            return RestorationExtras()
-        return RestorationExtras(
-            figures={"artefact_closeup": path.relative_to(context.reports_root).as_posix()}
-        )
-
-
-def closeup_window(reference: np.ndarray, crop_size: int) -> tuple[int, int]:
-    """Top-left corner of the ``crop_size`` window with the most detail in ``reference``.
-
-    Detail = sum of absolute horizontal and vertical differences of the grey image (where
-    texture and compression artefacts compete); corners on the 8×8 JPEG grid; ties go to the
-    first window in raster order, so the choice is deterministic.
-    """
-    grey = reference.astype(np.float64).mean(axis=-1)
-    height, width = grey.shape
-    energy = np.zeros_like(grey)
-    energy[:, 1:] += np.abs(np.diff(grey, axis=1))
-    energy[1:, :] += np.abs(np.diff(grey, axis=0))
-    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    best, corner = -1.0, (0, 0)
-    for top in range(0, height - crop_size + 1, _JPEG_BLOCK):
-        for left in range(0, width - crop_size + 1, _JPEG_BLOCK):
-            bottom, right = top + crop_size, left + crop_size
-            total = (
-                integral[bottom, right]
-                - integral[top, right]
-                - integral[bottom, left]
-                + integral[top, left]
-            )
-            if total > best:
-                best, corner = total, (top, left)
-    return corner
-
-
-def _zoom(image: np.ndarray, factor: int) -> np.ndarray:
-    return image.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
-def save_artefact_closeup(
-    context: RestorationContext, *, crop_size: int = 64, zoom: int = 4, count: int = 2
-):
-    """Write ``artefact_closeup.png`` into ``context.figure_dir``; return its path (None: no output).
-
-    One row per test image (the first ``count`` with an output): the JPEG input, the same input
-    brightened to the reference's mean level (so the blocking hidden in the dark is visible),
-    the model's output and the reference, each the same ``crop_size`` crop zoomed ×``zoom``
-    (nearest neighbour).
-    """
-    from vaerepro.report.grids import save_grid
-
-    chosen = [index for index, output in enumerate(context.outputs) if output is not None][:count]
-    if not chosen:
-        return None
-    rows, labels = [], []
-    for index in chosen:
-        source, output, reference = (
-            context.inputs[index],
-            context.outputs[index],
-            context.targets[index],
-        )
-        size = min(crop_size, *reference.shape[:2])
-        top, left = closeup_window(reference, size)
-        window = (slice(top, top + size), slice(left, left + size))
-        gain = float(reference.mean()) / max(float(source.mean()), 1.0)
-        brightened = np.clip(source.astype(np.float64) * gain, 0, 255).round().astype(np.uint8)
-        crops = [source[window], brightened[window], output[window], reference[window]]
-        rows.append(np.stack([_zoom(crop, zoom) for crop in crops]))
-        labels.append(f"{context.names[index]}\n({top},{left})")
-    path = context.figure_dir / "artefact_closeup.png"
-    title = f"{crop_size}x{crop_size} crops x{zoom} (nearest): JPEG input | input x(ref/input mean) | output | reference"
-    save_grid(path, rows, row_labels=labels, title=title)
-    return path

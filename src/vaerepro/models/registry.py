@@ -29,10 +29,13 @@ def register(name: str, options_class: type) -> Callable[[ModelClass], ModelClas
     """Class decorator: make ``cls`` buildable as ``name`` with options ``options_class``.
 
     The class must accept the options instance as its only constructor argument. It gets
-    ``registered_name`` (str) and ``options_class`` class attributes.
+    ``registered_name`` (str) and ``options_class`` class attributes, and must declare its
+    ``task`` (see :class:`vaerepro.models.base.RegisteredModel`).
     """
 
     def decorate(cls: ModelClass) -> ModelClass:
+        if not isinstance(getattr(cls, "task", None), str):  # records and the report file results by it
+            raise TypeError(f"model '{name}' ({cls.__qualname__}) declares no task (generation, denoising, ...)")
         if name in _MODELS and _MODELS[name][0] is not cls:
             raise ValueError(f"model name '{name}' is already registered by {_MODELS[name][0].__qualname__}")
         cls.registered_name = name
@@ -75,17 +78,19 @@ def parse_options(name: str, options: Mapping[str, Any], *, source: str | None =
 
 def build_model(
     name: str,
-    options: Mapping[str, Any],
+    options: Any,
     *,
     source: str | None = None,
     path: str = "",
     seed: int | None = None,
 ) -> torch.nn.Module:
-    """Build model ``name`` from a plain options mapping (as read from ``params.yaml``).
+    """Build model ``name`` from its typed options, or from a plain options mapping.
 
     Args:
         name: a registered model name.
-        options: plain mapping; validated strictly against the model's options dataclass.
+        options: an instance of the model's options dataclass (parsed once, by
+            :func:`vaerepro.experiment.resolve`), or a plain mapping (a checkpoint's), validated
+            strictly against that dataclass.
         source: file the options came from, for error messages.
         path: key path of ``options`` inside that file (e.g. ``experiments.vae-mnist.options``).
         seed: when given, parameters are initialised from this seed without touching the
@@ -96,8 +101,8 @@ def build_model(
         ValueError: options the architecture cannot take (e.g. an image size that is not
             divisible by the downsampling factor), raised at construction.
     """
-    cls, _ = _lookup(name, source, path)
-    parsed = parse_options(name, options, source=source, path=path)
+    cls, options_type = _lookup(name, source, path)
+    parsed = options if isinstance(options, options_type) else parse_options(name, options, source=source, path=path)
     try:
         if seed is None:
             return cls(parsed)

@@ -13,16 +13,16 @@ Contract (DESIGN.md, "Models and their common shape"):
   :meth:`RestorationModel.check_input` with a message naming the sizes.
 * ``trainable = False`` marks a classical method (BM3D, CLAHE, ...): ``train@`` records its
   options in a checkpoint without optimisation, and the same ``evaluate@`` path scores it.
-* ``evaluation_extras(context)``: model-specific measurements and figures beyond the common
-  full-reference metrics (e.g. the latent-vs-image noise KL of Zheng et al., DivNoising's
-  posterior samples). Default: none.
+* ``task``: ``denoising`` or ``enhancement`` (each subclass says which).
+
+Model-specific measurements and figures (Zheng et al.'s latent-vs-image noise KL, DivNoising's
+posterior samples, ...) live in :mod:`vaerepro.evaluation.extras`, keyed by model name: a
+model knows nothing of how it is evaluated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,47 +31,10 @@ import torch.nn.functional as functional
 from vaerepro.models.base import RegisteredModel
 
 
-@dataclass
-class RestorationContext:
-    """What ``evaluation_extras`` may use.
-
-    Attributes:
-        inputs: uint8 (N, H, W, C) degraded test images (after ``test_count``).
-        targets: uint8 (N, H, W, C) references.
-        names: N image identifiers.
-        outputs: uint8 (N, H, W, C) the model's restored images (``None`` where it failed).
-        figure_dir: where to write figures (``reports/figures/<experiment>/``).
-        reports_root: figure paths in the record are relative to this (``reports/``).
-        device: the device the model is on.
-        seed: evaluation seed (params ``seed``).
-        profile: ``smoke`` or ``full`` (extras may use fewer samples in smoke).
-    """
-
-    inputs: np.ndarray
-    targets: np.ndarray
-    names: list[str]
-    outputs: list[np.ndarray | None]
-    figure_dir: Path
-    reports_root: Path
-    device: torch.device
-    seed: int
-    profile: str
-
-
-@dataclass
-class RestorationExtras:
-    """Extra metric entries (``evaluation.record.measured``/``not_measured``) and figures
-    (name → path relative to ``reports_root``)."""
-
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    figures: dict[str, str] = field(default_factory=dict)
-
-
 class RestorationModel(RegisteredModel):
     """Base of every restoration model; subclasses set the class flags and implement the hooks."""
 
     supervised: ClassVar[bool] = True
-    trainable: ClassVar[bool] = True
 
     @property
     def uses_targets(self) -> bool:
@@ -118,10 +81,6 @@ class RestorationModel(RegisteredModel):
     def enhance(self, degraded: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] → restored (B, C, H, W) in [0, 1]."""
         raise NotImplementedError
-
-    def evaluation_extras(self, context: RestorationContext) -> RestorationExtras:
-        """Model-specific measurements and figures; default none."""
-        return RestorationExtras()
 
 
 def pad_to_multiple(image: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

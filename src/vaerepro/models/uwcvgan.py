@@ -69,12 +69,10 @@ Assumptions and deviations (ours):
 * The capsule layer is made fully convolutional (shared capsule transforms, per-position
   routing, per-image routing logits; see :mod:`vaerepro.models.vector_quantizer`), since
   restoration models here train on crops and are tested on whole images.
-* The adversarial warm-up needs the training step, which ``forward`` is not given: a buffer
-  ``training_forwards`` counts the forward passes made in training mode with gradients
-  enabled, and the step is ``training_forwards // 2`` (the loop makes two passes per step,
-  one per optimizer group). The counter is saved with the weights, so a resumed run keeps
-  its schedule. (``begin_phase`` would need a second phase, which resets the generator's
-  Adam state at the switch; VQGAN keeps one optimizer.)
+* The adversarial warm-up needs the training step: the loop calls ``begin_step(step)`` before
+  each step (a resumed run gets its step back the same way). (``begin_phase`` would need a
+  second phase, which resets the generator's Adam state at the switch; VQGAN keeps one
+  optimizer.)
 * When the adversarial term is off or gradients are disabled, the adaptive weight is not
   computed (VQGAN sets it to 0 outside training); ``g_adv`` is then reported without a graph.
 * The authors' training: Adam, betas (0.5, 0.9), learning rate 4.5e-6 × batch size (VQGAN's
@@ -96,32 +94,15 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as functional
 from torch import nn
 
-from vaerepro.evaluation.record import measured, not_measured
 from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.models.registry import register
-from vaerepro.models.restoration import (
-    RestorationContext,
-    RestorationExtras,
-    RestorationModel,
-    pad_to_multiple,
-)
-from vaerepro.models.vector_quantizer import (
-    CapsuleBottleneck,
-    QuantizerOutput,
-    VectorQuantizer,
-    count_statistics,
-)
+from vaerepro.models.restoration import RestorationModel
+from vaerepro.models.vector_quantizer import CapsuleBottleneck, QuantizerOutput, VectorQuantizer
 
-# The compression factor is reported for the paper's input size.
-_REFERENCE_SIDE = 256
-# Bits per element of the 8-bit input images and of a float32 continuous latent.
-_INPUT_BITS = 8
-_FLOAT_BITS = 32
 _GROUP_NORM_EPS = 1e-6
 
 
@@ -413,6 +394,8 @@ def gradient_difference_loss(generated: torch.Tensor, reference: torch.Tensor) -
 class UWCVGAN(RestorationModel):
     """Supervised: ``forward(degraded, clean)``; ``enhance`` = encode → quantise → decode."""
 
+    task = "enhancement"
+
     def __init__(self, options: UWCVGANOptions) -> None:
         super().__init__(options)
         _check_options(options)
@@ -435,7 +418,8 @@ class UWCVGAN(RestorationModel):
         self.discriminator = PatchDiscriminator(
             options.image_shape[0], options.discriminator_channels, options.discriminator_layers
         )
-        self.register_buffer("training_forwards", torch.zeros((), dtype=torch.long))
+        # The loop's step (``begin_step``); outside training, the adversarial term's schedule reads it too.
+        self.step = 0
 
     # -- contract -------------------------------------------------------------------------
 
@@ -506,10 +490,8 @@ class UWCVGAN(RestorationModel):
 
     # -- training -------------------------------------------------------------------------
 
-    @property
-    def training_step_estimate(self) -> int:
-        """Step of the next training forward: two forward passes (one per optimizer group) per step."""
-        return int(self.training_forwards) // 2
+    def begin_step(self, step: int) -> None:
+        self.step = step
 
     def adversarial_active(self, step: int) -> bool:
         return step >= self.options.adversarial_start_step
@@ -549,11 +531,7 @@ class UWCVGAN(RestorationModel):
                 f"{self.options.discriminator_layers}-layer PatchGAN; use crops of at least "
                 f"{self.minimum_training_size}x{self.minimum_training_size}"
             )
-        counting = self.training and torch.is_grad_enabled()
-        step = self.training_step_estimate
-        if counting:
-            self.training_forwards += 1
-        active = self.adversarial_active(step)
+        active = self.adversarial_active(self.step)
         factor = 1.0 if active else 0.0
         options = self.options
 
@@ -603,94 +581,3 @@ class UWCVGAN(RestorationModel):
         if bottleneck.perplexity is not None:
             outputs["perplexity"] = bottleneck.perplexity
         return outputs
-
-    # -- evaluation -----------------------------------------------------------------------
-
-    def compression_factor(self, image_shape: tuple[int, int, int] | None = None) -> dict:
-        """The survey's compression count for a (C, 256, 256) input (or ``image_shape``)."""
-        image_shape = image_shape or (self.channels, _REFERENCE_SIDE, _REFERENCE_SIDE)
-        latent_shape = self.latent_shape(image_shape)
-        input_elements = int(np.prod(image_shape))
-        latent_elements = int(np.prod(latent_shape))
-        input_bits = _INPUT_BITS * input_elements
-        details: dict = {
-            "input_elements": input_elements,
-            "latent_elements": latent_elements,
-            "image_shape": list(image_shape),
-            "latent_shape": list(latent_shape),
-        }
-        if self.options.quantizer == "vector":
-            index_bits = latent_shape[1] * latent_shape[2] * math.log2(self.options.codebook_size)
-            details["bits_ratio"] = input_bits / index_bits
-            details["bits_convention"] = (
-                f"{_INPUT_BITS} bits per input element over h·w·log2(codebook_size) bits of the code-index map"
-            )
-        else:
-            details["bits_ratio"] = input_bits / (_FLOAT_BITS * latent_elements)
-            details["bits_convention"] = (
-                f"{_INPUT_BITS} bits per input element over {_FLOAT_BITS} bits (float32) per element of the continuous "
-                f"capsule latent (the capsule layer has no codebook, so there is no index map)"
-            )
-            grid_height = CapsuleBottleneck.grid_size(latent_shape[1])
-            grid_width = CapsuleBottleneck.grid_size(latent_shape[2])
-            capsule_elements = self.options.capsule_types * grid_height * grid_width
-            details["capsule_map_elements"] = capsule_elements
-            details["capsule_map_ratio"] = input_elements / capsule_elements
-            details["capsule_map_note"] = (
-                "the capsule-length map (capsule_types × grid) is the narrowest tensor; the stored latent is computed "
-                "from it by the transposed and 1×1 convolutions, so storing the map instead would compress by "
-                "capsule_map_ratio"
-            )
-        return measured(
-            input_elements / latent_elements,
-            "elements ratio",
-            "C·H·W of the input over channels·h·w of the quantised latent (the survey's count)",
-            **details,
-        )
-
-    @torch.no_grad()
-    def codebook_usage(self, images: np.ndarray, device: torch.device) -> dict:
-        """Fraction of codes used over uint8 (N, H, W, C) ``images`` (vector quantiser only)."""
-        if self.options.quantizer != "vector":
-            return not_measured(
-                "the paper's capsule layer replaces the codebook (no discrete codes to count); codebook usage exists "
-                "only for quantizer: vector"
-            )
-        if len(images) == 0:
-            return not_measured("no test inputs to encode")
-        counts = torch.zeros(self.options.codebook_size, device=device)
-        positions = 0
-        for image in images:
-            tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0)
-            tensor = tensor.permute(2, 0, 1).unsqueeze(0).to(device)
-            self.check_input(tensor)
-            padded, _ = pad_to_multiple(tensor, self.size_multiple)
-            indices = self.quantize_latent(padded).indices
-            counts += torch.bincount(
-                indices.flatten(), minlength=self.options.codebook_size
-            ).float()
-            positions += indices.numel()
-        perplexity, usage = count_statistics(counts)
-        return measured(
-            float(usage),
-            "fraction of codes",
-            "codes of the codebook chosen at least once over all latent positions of the test inputs "
-            "(padded to the size multiple), divided by codebook_size",
-            codes_used=int((counts > 0).sum()),
-            codebook_size=self.options.codebook_size,
-            latent_positions=positions,
-            test_images=len(images),
-            perplexity=float(perplexity),
-        )
-
-    def evaluation_extras(self, context: RestorationContext) -> RestorationExtras:
-        was_training = self.training
-        self.eval()
-        try:
-            metrics = {
-                "compression_factor": self.compression_factor(),
-                "codebook_usage": self.codebook_usage(context.inputs, context.device),
-            }
-        finally:
-            self.train(was_training)
-        return RestorationExtras(metrics=metrics)

@@ -84,7 +84,7 @@ from torch import nn
 
 from vaerepro.baselines.denoise import bm3d_denoise, estimate_noise_sigma, nl_means_denoise
 from vaerepro.models.registry import register
-from vaerepro.models.restoration import RestorationContext, RestorationExtras, RestorationModel
+from vaerepro.models.restoration import RestorationModel
 
 PIXEL_SCALE = 255.0  # noise levels are given on the 0–255 scale, images live on [0, 1]
 BM3D_MINIMUM_SIZE = 16  # the bm3d library segfaults on an 8×8 image; 9×9 works, 16 leaves margin
@@ -215,6 +215,8 @@ class UNet(nn.Module):
 @register("zheng", ZhengOptions)
 class ZhengDenoiser(RestorationModel):
     """Encoder–decoder + Gaussian denoiser in latent space (Zheng et al., ICLR 2021)."""
+
+    task = "denoising"
 
     supervised: ClassVar[bool] = False
 
@@ -399,10 +401,3 @@ class ZhengDenoiser(RestorationModel):
         if self.options.output == "decoded":
             restored = self.decode(restored)
         return restored.clamp(0.0, 1.0)
-
-    def evaluation_extras(self, context: RestorationContext) -> RestorationExtras:
-        """``kl_latent_vs_image`` and figures ``noise_histograms``, ``residual_maps``
-        (:mod:`vaerepro.models.zheng_analysis`)."""
-        from vaerepro.models.zheng_analysis import latent_noise_extras
-
-        return latent_noise_extras(self, context)

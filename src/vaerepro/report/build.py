@@ -137,7 +137,7 @@ def build_report(
         if record is not None:
             model, dataset = str(record.get("model", model)), str(record.get("dataset", dataset))
         figures = [checked_figure(key, path, reports_root) for key, path in sorted((record or {}).get("figures", {}).items())]
-        experiments.append(Experiment(name, model, dataset, task_of(name, dataset), record,
+        experiments.append(Experiment(name, model, dataset, task_of(record), record,
                                       records.errors.get(name, ""), figures))
     datasets = load_dataset_summaries(reports_root / "data")
     dataset_figures = {name: checked_figure(name, f"figures/data/{name}.png", reports_root) for name in datasets}

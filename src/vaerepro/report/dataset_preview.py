@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vaerepro.data.prepared import load_split, read_summary
-from vaerepro.report.grids import save_grid
+from vaerepro.image_grids import save_grid
 
 THUMBNAIL_PIXELS = 100
 

@@ -8,7 +8,8 @@ direction in the registry (``direction: equal`` for counts such as parameters).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 Direction = Literal["lower_is_better", "higher_is_better", "equal"]
 DIRECTIONS: tuple[str, ...] = ("lower_is_better", "higher_is_better", "equal")
@@ -48,20 +49,13 @@ METRICS: dict[str, tuple[str, Direction]] = {
     "parameter_count": ("parameters", "equal"),
 }
 
-# Which report section an experiment belongs in, by its dataset.
-TASKS: dict[str, str] = {
-    "mnist": "generation",
-    "cifar10": "generation",
-    "celeba_hq": "generation",
-    "cc15": "denoising",
-    "lol": "enhancement",
-    "euvp": "enhancement",
-}
+# Report sections, by the task each metrics record states (``task``); "other": no record yet.
 TASK_TITLES: dict[str, str] = {
     "generation": "Generation",
     "denoising": "Denoising",
     "enhancement": "Enhancement",
-    "other": "Other experiments",
+    "classification": "Measuring instruments (classifiers)",
+    "other": "Not run yet",
 }
 
 
@@ -89,5 +83,7 @@ def split_experiment(experiment: str) -> tuple[str, str]:
     return (model, dataset) if model else (experiment, "")
 
 
-def task_of(experiment: str, dataset: str | None = None) -> str:
-    return TASKS.get(dataset or split_experiment(experiment)[1], "other")
+def task_of(record: Mapping[str, Any] | None) -> str:
+    """The report section of an experiment: the task its metrics record states ("other" without one)."""
+    task = (record or {}).get("task")
+    return str(task) if task in TASK_TITLES else "other"

@@ -1,7 +1,7 @@
 """Collect the inputs the report renders: metrics records and dataset summaries.
 
 A malformed metrics file must not take the report down with it (issue 5): each file is read
-with :func:`vaerepro.evaluation.record.read_record`; a file that fails is kept as an error
+with :func:`vaerepro.records.read_record`; a file that fails is kept as an error
 message naming the file, and every other record still renders.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaerepro.evaluation.record import MalformedMetrics, read_record
+from vaerepro.records import MalformedMetrics, read_record
 
 
 @dataclass

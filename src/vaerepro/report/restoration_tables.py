@@ -1,7 +1,7 @@
 """Restoration methods side by side: one comparison table per test set.
 
 Every restoration record (``params.restoration`` present, see
-:mod:`vaerepro.evaluation.restoration_experiment`) scores the method's output on test pairs
+:mod:`vaerepro.experiment.restoration`) scores the method's output on test pairs
 (``<metric>``), the degraded input itself (``<metric>_input``: "doing nothing"), the clean
 references for no-reference metrics (``<metric>_reference``) and stress tests
 (``<metric>@<tag>``, ``<metric>_input@<tag>``). Numbers are only comparable between methods

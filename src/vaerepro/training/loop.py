@@ -354,10 +354,11 @@ def train(
                 if "label" not in batch:
                     raise ValueError(f"model '{model.registered_name}' needs labels but the batches have none")
                 y = batch["label"].to(run.device, non_blocking=True)
-            elif getattr(model, "uses_targets", False):  # supervised restoration: forward(degraded, clean)
+            elif model.uses_targets:  # supervised restoration: forward(degraded, clean)
                 if "target" not in batch:
                     raise ValueError(f"model '{model.registered_name}' needs clean targets but the batches have none")
                 y = batch["target"].to(run.device, non_blocking=True)
+            model.begin_step(run.step)
             terms = run.train_step(span.phase, x, y)
             run.step += 1
             rng_at_boundary = capture_rng_state()

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from vaerepro.evaluation.record import measured, not_measured
-from vaerepro.models.restoration import RestorationContext, RestorationExtras
-from vaerepro.report.grids import save_grid
+from vaerepro.evaluation.extras import register_evaluation
+from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext, RestorationExtras
+from vaerepro.image_grids import save_grid
+from vaerepro.records import measured, not_measured
 
 if TYPE_CHECKING:
     from vaerepro.models.divnoising import DivNoising
@@ -51,6 +52,13 @@ def _centre_crop(image: np.ndarray, multiple: int) -> np.ndarray | None:
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
     """float (N, C, H, W) in [0, 1] → uint8 (N, H, W, C)."""
     return images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@register_evaluation("divnoising")
+class DivNoisingEvaluation(ModelEvaluation):
+    def restoration_extras(self, model: DivNoising, context: RestorationContext) -> RestorationExtras:
+        """Posterior-sample spread and the ``posterior_samples.png`` figure."""
+        return posterior_sample_extras(model, context)
 
 
 @torch.no_grad()

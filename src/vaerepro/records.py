@@ -1,15 +1,20 @@
-"""The per-experiment metrics record: ``reports/metrics/<experiment>.json``.
+"""The per-experiment metrics record: ``reports/metrics/<experiment>.json``: its schema, entries,
+writer and reader.
+
+This module sits below both the evaluation (which writes records) and the report (which reads
+them), so the two agree on one schema and neither imports the other.
 
 Every number the report shows comes from one of these files, and each file carries the
 provenance a reader needs to judge the number: profile (a ``smoke`` number is never a
 reproduction), device, data variant and the prepared data's hash, seed, git revision,
 wall time, parameter count, package versions and the experiment's own params.
 
-Schema (version 1)::
+Schema (version 2: version 1 plus ``task``)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "experiment": "vae-mnist",   "model": "vae",   "dataset": "mnist",
+      "task": "generation" | "denoising" | "enhancement" | "classification",
       "data_variant": "official",  "dataset_sha256": "<summary.json sha256>",
       "profile": "smoke" | "full", "device": "cpu" | "cuda:0 (NVIDIA H100 ...)",
       "seed": 20240601,            "git_revision": "<sha>[-dirty]" | "unknown",
@@ -42,9 +47,9 @@ from typing import Any
 
 from vaerepro.revision import code_revision
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PROVENANCE_KEYS = (
-    "experiment", "model", "dataset", "data_variant", "dataset_sha256", "profile", "device",
+    "experiment", "model", "dataset", "task", "data_variant", "dataset_sha256", "profile", "device",
     "seed", "git_revision", "wall_time_seconds", "parameter_count", "environment", "params",
 )
 

@@ -1,4 +1,4 @@
-"""The provenance block of a metrics record (see :mod:`vaerepro.evaluation.record`)."""
+"""The provenance block of a metrics record (see :mod:`vaerepro.records`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from vaerepro.config import Params
 from vaerepro.data.prepared import read_summary
-from vaerepro.evaluation.record import environment, git_revision
-from vaerepro.experiment import ResolvedExperiment
+from vaerepro.experiment.resolve import ResolvedExperiment
+from vaerepro.experiment.train import TRAIN_SUMMARY
+from vaerepro.records import environment, git_revision
 from vaerepro.training import load_model
-from vaerepro.training.run import TRAIN_SUMMARY
 
 
 def count_parameters(model: Any) -> int:
@@ -40,6 +40,7 @@ def provenance_for(
         "experiment": experiment.name,
         "model": experiment.model,
         "dataset": experiment.dataset,
+        "task": experiment.task,
         "data_variant": summary["variant"],
         "dataset_sha256": summary["sha256"],
         "profile": params.profile,

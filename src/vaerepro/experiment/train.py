@@ -20,7 +20,7 @@ import torch
 
 from vaerepro.config import Params
 from vaerepro.data.integrity import write_json
-from vaerepro.experiment import SOURCE, ResolvedExperiment
+from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
 from vaerepro.models import build_model
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.structured import ConfigError
@@ -51,24 +51,23 @@ def train_experiment(
         clear_completed_run(output_dir, experiment.name)
     try:
         model = build_model(experiment.model, experiment.options, source=SOURCE,
-                            path=f"experiments.{experiment.name}.options", seed=params.seed)
+                            path=f"{experiment.params_key}.options", seed=params.seed)
     except ValueError as error:  # e.g. an image size the architecture cannot take
         raise ConfigError(f"experiment '{experiment.name}': {error}") from error
-    if isinstance(model, RestorationModel):
-        if not model.trainable:
-            result = record_classical_method(model, experiment, params.seed, output_dir)
-            write_train_summary(output_dir, result, experiment)
-            return result
+    if not model.trainable:
+        result = record_classical_method(model, experiment, params.seed, output_dir)
+        write_train_summary(output_dir, result, experiment)
+        return result
+    if experiment.restoration is not None:  # (degraded, clean) crop pairs
         pairs = experiment.train_pairs(params.seed)
         print(f"train@{experiment.name}: {len(pairs)} training images, {pairs.description}"
               + ("" if model.supervised else " (unsupervised: the clean references are never given to the model)"))
-        assert experiment.restoration is not None
         crop_size = check_crop_size(model, experiment, pairs.inputs.shape[1:3])
         batches = CropPairStream(pairs.inputs, pairs.targets, crop_size=crop_size,
                                  batch_size=experiment.train.batch_size, seed=params.seed, with_targets=model.supervised)
         result = train(model, batches, experiment.train, output_dir, seed=params.seed,
                        log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
-                       settings_path=settings_path(experiment, params), identity=run_identity(experiment))
+                       settings_path=experiment.settings_key(params.profile), identity=run_identity(experiment))
         write_train_summary(output_dir, result, experiment)
         return result
     split = experiment.train_split()
@@ -81,21 +80,14 @@ def train_experiment(
     )
     result = train(model, batches, experiment.train, output_dir, seed=params.seed,
                    log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
-                   settings_path=settings_path(experiment, params), identity=run_identity(experiment))
+                   settings_path=experiment.settings_key(params.profile), identity=run_identity(experiment))
     write_train_summary(output_dir, result, experiment)
     return result
 
 
-def settings_path(experiment: ResolvedExperiment, params: Params) -> str:
-    """The params key of the experiment's training settings, for error messages."""
-    section = "classifiers" if experiment.name.startswith("classifier-") else "experiments"
-    name = experiment.name.removeprefix("classifier-") if section == "classifiers" else experiment.name
-    return f"{section}.{name}.train.{params.profile}"
-
-
 # The code a training run depends on (the train@ stage's code deps), fingerprinted so an
 # interrupted run never resumes under other code.
-TRAINING_CODE = ("models", "training", "data", "baselines", "config.py", "experiment.py", "structured.py")
+TRAINING_CODE = ("models", "training", "data", "baselines", "config.py", "experiment", "structured.py")
 
 
 def code_fingerprint(package: Path | None = None) -> str:
@@ -152,9 +144,9 @@ def check_crop_size(model: RestorationModel, experiment: ResolvedExperiment, ima
     """
     assert experiment.train is not None and experiment.restoration is not None
     if experiment.train.crop_size is not None:
-        crop_size, key = experiment.train.crop_size, f"experiments.{experiment.name}.train.<profile>.crop_size"
+        crop_size, key = experiment.train.crop_size, f"{experiment.params_key}.train.<profile>.crop_size"
     else:
-        crop_size, key = experiment.restoration.data.crop_size, f"experiments.{experiment.name}.restoration.crop_size"
+        crop_size, key = experiment.restoration.data.crop_size, f"{experiment.params_key}.restoration.crop_size"
     minimum = max(model.minimum_size, getattr(model, "minimum_training_size", 1), 8)
     problem = None
     if crop_size % model.size_multiple:

@@ -10,7 +10,7 @@ For the experiment's test pairs (``restoration.test``, limited to ``evaluate.tes
 * ``inception_score`` (when asked for) of the outputs, inputs and references, each as a set:
   "not measured" with the reason when pytorch-fid's Inception weights are missing;
 * each ``restoration.stress`` degradation: ``<metric>@<tag>`` and ``<metric>_input@<tag>``;
-* the model's own extras (:meth:`RestorationModel.evaluation_extras`);
+* the model's own extras (:mod:`vaerepro.evaluation.extras`, by model name);
 * figures: ``panels.jpg`` (input | output | reference for every test image, downscaled, JPEG
   quality 85 to keep the repository small: a viewing aid, never measured) and ``crops.png``
   (native-resolution crops: input | output | [comparison method] | reference).
@@ -28,14 +28,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.evaluation.fid import inception_score_entries
-from vaerepro.evaluation.record import measured, not_measured
 from vaerepro.evaluation.restoration import ImageResult, evaluate_pairs, summarize
 from vaerepro.evaluation.restoration_metrics import RESTORATION_METRICS, SET_METRICS
-from vaerepro.experiment import ResolvedExperiment
+from vaerepro.evaluation.windows import most_textured_window
+from vaerepro.experiment.resolve import ResolvedExperiment
+from vaerepro.image_grids import save_grid, tile
 from vaerepro.models import build_model
-from vaerepro.models.restoration import RestorationContext, RestorationModel, restore_image
-from vaerepro.report.grids import save_grid, tile
+from vaerepro.models.restoration import RestorationModel, restore_image
+from vaerepro.records import measured, not_measured
 
 PANEL_HEIGHT = 112
 PANEL_JPEG_QUALITY = 85
@@ -111,21 +113,6 @@ def save_panels(path: Path, pairs, outputs: list[np.ndarray | None]) -> Path:
     return path
 
 
-def _crop_corner(image: np.ndarray, size: int) -> tuple[int, int]:
-    """The top-left of the most textured size×size window on a coarse grid (where noise and
-    artefacts are easiest to judge)."""
-    gray = image.astype(np.float64).mean(axis=-1)
-    height, width = gray.shape
-    best, corner = -1.0, (0, 0)
-    for top in range(0, max(1, height - size + 1), max(1, size // 2)):
-        for left in range(0, max(1, width - size + 1), max(1, size // 2)):
-            window = gray[top:top + size, left:left + size]
-            score = float(np.abs(np.diff(window, axis=0)).mean() + np.abs(np.diff(window, axis=1)).mean())
-            if score > best:
-                best, corner = score, (top, left)
-    return corner
-
-
 def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: RestorationModel | None,
                model_name: str) -> Path | None:
     """Native-resolution crops of the first images: input | output | [comparison] | reference."""
@@ -134,7 +121,7 @@ def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: 
     for index in range(len(pairs)):
         if outputs[index] is None:
             continue
-        top, left = _crop_corner(pairs.targets[index], size)
+        top, left = most_textured_window(pairs.targets[index], size, stride=max(1, size // 2))
         window = (slice(top, top + size), slice(left, left + size))
         degraded = np.asarray(pairs.inputs[index])[window]
         row = [degraded, outputs[index][window]]
@@ -202,7 +189,7 @@ def evaluate_restoration(
     if crops is not None:
         figures["crops"] = str(relative / crops.name)
 
-    extras = model.evaluation_extras(RestorationContext(
+    extras = evaluation_for(model.registered_name).restoration_extras(model, RestorationContext(
         inputs=test.inputs, targets=test.targets, names=list(test.names), outputs=outputs, figure_dir=figure_dir,
         reports_root=reports_root, device=device, seed=seed, profile=profile,
     ))

@@ -37,14 +37,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from vaerepro.evaluation.record import measured, not_measured
+from vaerepro.evaluation.extras import register_evaluation
+from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext, RestorationExtras
 from vaerepro.metrics.noise_gaussianity import (
     DEFAULT_BINS,
     GaussianityFit,
     estimator_description,
     histogram_kl_to_gaussian,
 )
-from vaerepro.models.restoration import RestorationContext, RestorationExtras, pad_to_multiple
+from vaerepro.models.restoration import pad_to_multiple
+from vaerepro.records import measured, not_measured
 
 if TYPE_CHECKING:
     from vaerepro.models.zheng import ZhengDenoiser
@@ -55,6 +57,13 @@ RESIDUAL_GAIN = 4.0
 RESIDUAL_IMAGES = 3
 RESIDUAL_CROP = 192
 GREY_LEVEL = 1.0  # histogram bin width on the 0–255 scale
+
+
+@register_evaluation("zheng")
+class ZhengEvaluation(ModelEvaluation):
+    def restoration_extras(self, model: ZhengDenoiser, context: RestorationContext) -> RestorationExtras:
+        """``kl_latent_vs_image`` and figures ``noise_histograms``, ``residual_maps``."""
+        return latent_noise_extras(model, context)
 
 
 @torch.no_grad()
@@ -233,7 +242,7 @@ def _residual_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def save_residual_maps(path, context: RestorationContext):
     """Residual-map grid for the first RESIDUAL_IMAGES images with an output; None if none has one."""
-    from vaerepro.report.grids import save_grid
+    from vaerepro.image_grids import save_grid
 
     chosen = [index for index, output in enumerate(context.outputs) if output is not None][
         :RESIDUAL_IMAGES

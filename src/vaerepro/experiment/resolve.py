@@ -1,6 +1,7 @@
-"""An experiment resolved from params.yaml: its model options, data and per-profile settings.
+"""An experiment resolved from params.yaml: its typed model options, data and per-profile settings.
 
-Stage scripts (``train@``, ``evaluate@``, ``classifier@``) call :func:`resolve` once, so
+Stage scripts (``train@``, ``evaluate@``, ``classifier@``) call :func:`resolve` (or
+:func:`resolve_classifier`) once, so
 every stage reads an experiment the same way and fails the same way on bad input, at
 stage start: an unknown model, an option the model does not have, or an image size the
 model cannot take.
@@ -19,7 +20,7 @@ from vaerepro.data.prepared import PreparedSplit, load_split, read_summary
 from vaerepro.evaluation.restoration_metrics import check_metric_names
 from vaerepro.evaluation.settings import EvaluateSettings, parse_evaluate_settings
 from vaerepro.models import model_class, options_class, parse_options
-from vaerepro.models.restoration import RestorationModel
+from vaerepro.models.base import RESTORATION_TASKS
 from vaerepro.structured import ConfigError, to_plain
 from vaerepro.training.settings import TrainSettings, parse_train_settings
 
@@ -38,16 +39,44 @@ class ResolvedRestoration:
 
 @dataclass(frozen=True)
 class ResolvedExperiment:
+    """One experiment, parsed once at stage start; everything downstream takes it typed.
+
+    Attributes:
+        name: ``vae-mnist`` (``classifier-mnist`` for a classifier).
+        model: the registered model name.
+        dataset: the dataset it is evaluated on.
+        options: the model's typed options (its registered options dataclass), with
+            ``image_shape`` taken from the training data and the profile's overrides applied.
+        train: typed training settings; None for classical methods (nothing to train).
+        evaluate: typed evaluation settings.
+        prepared: the prepared dataset folder.
+        params_entry: the params entry as plain data (recorded in provenance).
+        params_key: where the entry lives in params.yaml (``experiments.vae-mnist``), so every
+            error names the key path.
+        task: ``generation``, ``denoising``, ``enhancement`` or ``classification`` (the model's).
+    """
+
     name: str
     model: str
     dataset: str
-    options: dict[str, Any]
-    train: TrainSettings | None  # None for classical methods (nothing to train)
+    options: Any
+    train: TrainSettings | None
     evaluate: EvaluateSettings
     prepared: Path
     params_entry: dict[str, Any]
+    params_key: str
+    task: str
     train_prepared: Path | None = None
     restoration: ResolvedRestoration | None = None
+
+    @property
+    def plain_options(self) -> dict[str, Any]:
+        """The options as plain data (what a checkpoint stores)."""
+        return to_plain(self.options)
+
+    def settings_key(self, profile: str) -> str:
+        """The params key of the training settings in ``profile`` (for error messages)."""
+        return f"{self.params_key}.train.{profile}"
 
     def split(self, name: str) -> PreparedSplit:
         return load_split(self.prepared, name)
@@ -111,19 +140,28 @@ def _profile_section(sections: Any, profile: str, path: str) -> dict[str, Any]:
 
 
 def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared")) -> ResolvedExperiment:
-    """Resolve ``experiments.<name>``; ``classifier-<dataset>`` resolves ``classifiers.<dataset>``."""
-    if name.startswith("classifier-") and name.removeprefix("classifier-") in params.classifiers:
-        dataset = name.removeprefix("classifier-")
-        entry, base, model = params.classifiers[dataset], f"classifiers.{dataset}", "classifier"
-        evaluate_sections: Any = {params.profile: {}}
-    elif name in params.experiments:
-        entry, base = params.experiments[name], f"experiments.{name}"
-        dataset, model, evaluate_sections = entry.dataset, entry.model, entry.evaluate
-    else:
+    """Resolve ``experiments.<name>``."""
+    if name not in params.experiments:
         known = ", ".join(sorted(params.experiments)) or "none"
         raise ConfigError(f"no experiment '{name}' in {SOURCE} (experiments: {known})")
+    entry = params.experiments[name]
+    return _resolve_entry(params, name, entry, f"experiments.{name}", entry.model, entry.dataset, entry.evaluate,
+                          prepared_root)
+
+
+def resolve_classifier(params: Params, dataset: str, prepared_root: Path = Path("data/prepared")) -> ResolvedExperiment:
+    """Resolve ``classifiers.<dataset>`` (the sample-quality instrument), named ``classifier-<dataset>``."""
+    if dataset not in params.classifiers:
+        known = ", ".join(sorted(params.classifiers)) or "none"
+        raise ConfigError(f"no classifier for dataset '{dataset}' in {SOURCE} (classifiers: {known})")
+    return _resolve_entry(params, f"classifier-{dataset}", params.classifiers[dataset], f"classifiers.{dataset}",
+                          "classifier", dataset, {params.profile: {}}, prepared_root)
+
+
+def _resolve_entry(params: Params, name: str, entry: Any, base: str, model: str, dataset: str, evaluate_sections: Any,
+                   prepared_root: Path) -> ResolvedExperiment:
     prepared = params.resolve(prepared_root) / dataset
-    train_dataset = getattr(entry, "train_dataset", dataset)
+    train_dataset = getattr(entry, "train_dataset", None) or dataset
     train_prepared = params.resolve(prepared_root) / train_dataset
     # The model is built for the data it trains on (restoration models are fully convolutional
     # and take other sizes at test time; the channel count is what must agree).
@@ -131,9 +169,10 @@ def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared
     unknown = sorted(set(overrides) - {field.name for field in fields(options_class(model))})
     if unknown:  # name the key where it is written, not where it lands
         parse_options(model, {unknown[0]: overrides[unknown[0]]}, source=SOURCE, path=f"{base}.profile_options.{params.profile}")
-    options = with_image_shape({**entry.options, **overrides}, image_shape_of(train_prepared), f"{base}.options")
-    parse_options(model, options, source=SOURCE, path=f"{base}.options")  # fail now, not mid-run
-    if _is_classical(model):  # nothing is trained: a train section would be a knob that does nothing
+    plain = with_image_shape({**entry.options, **overrides}, image_shape_of(train_prepared), f"{base}.options")
+    options = parse_options(model, plain, source=SOURCE, path=f"{base}.options")  # parsed once, here
+    cls = model_class(model)
+    if not cls.trainable:  # nothing is trained: a train section would be a knob that does nothing
         if entry.train:
             raise ConfigError(f"'{base}.train' in {SOURCE}: model '{model}' is a classical method with nothing to "
                               f"train; remove the section")
@@ -146,21 +185,21 @@ def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared
         evaluate_sections.get(params.profile, {}), source=SOURCE, path=f"{base}.evaluate.{params.profile}"
     )
     restoration = _resolve_restoration(getattr(entry, "restoration", None), model, base)
-    if (restoration is not None and restoration.data.train is not None and model_class(model).supervised
+    if (restoration is not None and restoration.data.train is not None and cls.supervised
             and (train_dataset, restoration.data.train.split) == (dataset, restoration.data.test.split)):
         raise ConfigError(f"'{base}.restoration.train' in {SOURCE} trains the supervised model '{model}' on the test "
                           f"split '{restoration.data.test.split}' of '{dataset}': it would learn the test references")
-    return ResolvedExperiment(name, model, dataset, options, train, evaluate, prepared, to_plain(entry),
-                              train_prepared, restoration)
+    return ResolvedExperiment(name, model, dataset, options, train, evaluate, prepared, to_plain(entry), base,
+                              cls.task, train_prepared, restoration)
 
 
 def _is_classical(model: str) -> bool:
     cls = model_class(model)
-    return issubclass(cls, RestorationModel) and not cls.trainable
+    return cls.task in RESTORATION_TASKS and not cls.trainable
 
 
 def _resolve_restoration(data: RestorationData | None, model: str, base: str) -> ResolvedRestoration | None:
-    is_restoration = issubclass(model_class(model), RestorationModel)
+    is_restoration = model_class(model).task in RESTORATION_TASKS
     if is_restoration and data is None:
         raise ConfigError(f"'{base}.restoration' is missing in {SOURCE}: model '{model}' is a restoration model and "
                           f"needs its training and test pairs described (train/test split, source, degradation)")

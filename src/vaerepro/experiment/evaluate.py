@@ -1,0 +1,81 @@
+"""Score a trained experiment by its task and assemble its metrics record (the body of ``evaluate@``).
+
+``generation`` experiments are scored by :func:`vaerepro.evaluation.generative.evaluate_generative`
+(likelihood, representation, FID and classifier measures of samples), with figures from
+:mod:`vaerepro.evaluation.figures`; ``denoising`` and ``enhancement`` experiments by
+:func:`vaerepro.experiment.restoration.evaluate_restoration` on their test pairs. Per-model
+measures and figures come from :mod:`vaerepro.evaluation.extras` in both cases. The record
+states the task, so the report files every result under it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaerepro.config import Params
+from vaerepro.evaluation.classifier import load_classifier
+from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
+from vaerepro.evaluation.figures import save_generative_figures
+from vaerepro.evaluation.generative import evaluate_generative
+from vaerepro.experiment.provenance import count_parameters, provenance_for
+from vaerepro.experiment.resolve import ResolvedExperiment
+from vaerepro.experiment.restoration import evaluate_restoration
+from vaerepro.metrics.inception import load_fid_inception
+from vaerepro.models.base import RESTORATION_TASKS
+from vaerepro.records import MetricsRecord
+from vaerepro.training import CHECKPOINT_NAME, load_model
+from vaerepro.training.device import choose_device
+from vaerepro.training.seeding import seed_everything
+
+
+@dataclass
+class Evaluated:
+    """What an evaluation produced: metric entries and figures (paths relative to ``reports/``)."""
+
+    metrics: dict[str, dict[str, Any]]
+    figures: dict[str, str]
+
+
+def evaluate_experiment(experiment: ResolvedExperiment, params: Params, *, models_root: Path = Path("models"),
+                        reports_root: Path = Path("reports")) -> MetricsRecord:
+    """Load ``models/<experiment>/checkpoint.pt``, score it by the experiment's task, return the record."""
+    started = time.perf_counter()
+    device = choose_device()
+    checkpoint = models_root / experiment.name / CHECKPOINT_NAME
+    model = load_model(checkpoint, map_location=device).to(device).eval()
+    seed_everything(params.seed)  # any stochastic evaluation step starts from the same state
+    figure_dir = reports_root / "figures" / experiment.name
+    if experiment.task == "generation":
+        evaluated = _evaluate_generation(model, experiment, params, device, checkpoint, figure_dir, reports_root)
+    elif experiment.task in RESTORATION_TASKS:
+        restoration = evaluate_restoration(model, experiment, seed=params.seed, profile=params.profile, device=device,
+                                           figure_dir=figure_dir, reports_root=reports_root)
+        evaluated = Evaluated(restoration.metrics, restoration.figures)
+    else:
+        raise ValueError(f"experiment '{experiment.name}': no evaluation for task '{experiment.task}'")
+    provenance = provenance_for(experiment, params, checkpoint, evaluate_seconds=time.perf_counter() - started,
+                                parameter_count=count_parameters(model))
+    return MetricsRecord(provenance, evaluated.metrics, evaluated.figures)
+
+
+def _evaluate_generation(model, experiment: ResolvedExperiment, params: Params, device: torch.device, checkpoint: Path,
+                         figure_dir: Path, reports_root: Path) -> Evaluated:
+    classifier_path = checkpoint.parent.parent / "classifiers" / experiment.dataset / CHECKPOINT_NAME
+    classifier = load_classifier(classifier_path, device) if classifier_path.is_file() else None
+    test = experiment.split("test")
+    fid = None
+    if experiment.dataset in params.fid.reference:
+        fid = FidScorer(load_fid_inception(PIPELINE_WEIGHTS, device), load_reference(reference_path(experiment.dataset)),
+                        params.fid.batch_size)
+    evaluation = evaluate_generative(
+        model, test["images"], test.arrays.get("labels"), experiment.evaluate,
+        binarize=experiment.train.dynamic_binarization, seed=params.seed, classifier=classifier, fid=fid,
+    )
+    figures = save_generative_figures(model, evaluation, figure_dir, reports_root, experiment.name,
+                                      checkpoint.parent / "dvclive")
+    return Evaluated(evaluation.metrics, figures)
