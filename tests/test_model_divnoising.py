@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import vaerepro.models.divnoising  # noqa: F401  (registers "divnoising")
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.models.divnoising import DivNoising
 from vaerepro.models.registry import build_model
-from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.models.restoration import restore_image
 from vaerepro.structured import ConfigError
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import vaerepro.models.mlsm  # noqa: F401  (registration)
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.evaluation.windows import most_textured_window
 from vaerepro.models.registry import build_model
-from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.models.restoration import restore_image
 from vaerepro.structured import ConfigError
 

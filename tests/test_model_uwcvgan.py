@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaerepro.models.phases import plan_phases
-from vaerepro.models.registry import build_model
 from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.evaluation.extras.uwcvgan import compression_factor
+from vaerepro.models.phases import plan_phases
+from vaerepro.models.registry import build_model
 from vaerepro.models.restoration import restore_image
 from vaerepro.models.uwcvgan import UWCVGAN, gradient_difference_loss
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 import vaerepro.models.zheng  # noqa: F401  (registers "zheng")
+from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.metrics.noise_gaussianity import (
     discrete_kl,
     gaussian_bin_log_masses,
     histogram_kl_to_gaussian,
 )
 from vaerepro.models.registry import build_model
-from vaerepro.evaluation.extras import RestorationContext, evaluation_for
 from vaerepro.models.restoration import restore_image
 
 TINY = {

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from vaerepro.data.integrity import atomic_file  # noqa: E402
+from vaerepro.evaluation.extras import GenerativeEvaluation, evaluation_for  # noqa: E402
 from vaerepro.evaluation.extras.base import GRID_COLUMNS  # noqa: E402
-from vaerepro.evaluation.generative import GenerativeEvaluation  # noqa: E402
 from vaerepro.evaluation.tensors import to_uint8_images  # noqa: E402
 from vaerepro.image_grids import save_grid  # noqa: E402
 
@@ -30,9 +30,6 @@ def save_generative_figures(model, evaluation: GenerativeEvaluation, directory: 
     Samples (drawn the model's way, :mod:`vaerepro.evaluation.extras`), test inputs with their
     reconstructions, the model's own figures, and the training curves.
     """
-    from vaerepro.evaluation.extras import (
-        evaluation_for,  # the extras import the generative evaluation
-    )
 
     extras = evaluation_for(model.registered_name)
     directory.mkdir(parents=True, exist_ok=True)

@@ -21,13 +21,11 @@ two-stage VAEs also ``fid_first_stage``, Dai & Wipf's Table 1 comparison; see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import torch
 
 from vaerepro.evaluation.classifier import classifier_frechet
+from vaerepro.evaluation.extras import GenerativeEvaluation, evaluation_for
 from vaerepro.evaluation.fid import FidScorer
 from vaerepro.evaluation.latent import active_units
 from vaerepro.evaluation.settings import EvaluateSettings
@@ -38,15 +36,6 @@ from vaerepro.records import measured, not_measured
 
 NO_CLASSIFIER = "no classifier for this dataset (it has no labels)"
 NO_FID_REFERENCE = "no FID reference statistics for this dataset (params.yaml fid.reference)"
-
-
-@dataclass
-class GenerativeEvaluation:
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Tensors (float, (N, C, H, W) in [0, 1]) kept for the figures.
-    test_images: torch.Tensor | None = None
-    reconstructions: torch.Tensor | None = None
-    samples: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -67,8 +56,6 @@ def evaluate_generative(
     recorded as not measured, with the reason). What differs between models (how samples are
     drawn, extra measures) comes from the model's :mod:`vaerepro.evaluation.extras`.
     """
-    from vaerepro.evaluation.extras import evaluation_for  # the extras import this module
-
     extras = evaluation_for(model.registered_name)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)

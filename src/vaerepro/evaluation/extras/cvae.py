@@ -18,8 +18,12 @@ import torch
 
 from vaerepro.evaluation.classifier import conditional_accuracy
 from vaerepro.evaluation.extras import register_evaluation
-from vaerepro.evaluation.extras.base import GRID_COLUMNS, ModelEvaluation, grid_rows
-from vaerepro.evaluation.generative import GenerativeEvaluation
+from vaerepro.evaluation.extras.base import (
+    GRID_COLUMNS,
+    GenerativeEvaluation,
+    ModelEvaluation,
+    grid_rows,
+)
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
 from vaerepro.models.cvae import given_quadrant_mask

@@ -15,9 +15,8 @@ import torch
 
 from vaerepro.evaluation.classifier import classifier_frechet
 from vaerepro.evaluation.extras import register_evaluation
-from vaerepro.evaluation.extras.base import ModelEvaluation, grid_rows
+from vaerepro.evaluation.extras.base import GenerativeEvaluation, ModelEvaluation, grid_rows
 from vaerepro.evaluation.extras.vae import save_interpolations
-from vaerepro.evaluation.generative import GenerativeEvaluation
 from vaerepro.image_grids import save_grid
 
 

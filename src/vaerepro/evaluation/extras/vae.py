@@ -14,8 +14,7 @@ from typing import Any
 import torch
 
 from vaerepro.evaluation.extras import register_evaluation
-from vaerepro.evaluation.extras.base import ModelEvaluation, grid_rows
-from vaerepro.evaluation.generative import GenerativeEvaluation
+from vaerepro.evaluation.extras.base import GenerativeEvaluation, ModelEvaluation, grid_rows
 from vaerepro.image_grids import save_grid
 
 
