@@ -15,15 +15,15 @@ Inputs and outputs are float H×W×C images on the [0, 1] scale (noisy inputs ma
 
 from __future__ import annotations
 
-import bm3d
 import numpy as np
-from skimage.restoration import denoise_nl_means, estimate_sigma
 
 from vaerepro.baselines.images import check_unit_image
 
 
 def estimate_noise_sigma(noisy: np.ndarray) -> float:
     """Blind estimate of the noise standard deviation on the [0, 1] scale."""
+    from skimage.restoration import estimate_sigma  # lazily: it imports scipy.stats (~1 s)
+
     image = check_unit_image(noisy, allow_outside=True)
     return float(estimate_sigma(image, channel_axis=-1, average_sigmas=True))
 
@@ -34,6 +34,10 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
     sigma = estimate_noise_sigma(image) if sigma is None else float(sigma)
     if not sigma > 0:
         return image.copy()  # nothing to remove; BM3D is undefined at σ = 0
+    # Imported here: bm3d pulls in scipy.signal (~1.4 s), which every stage that merely
+    # registers the models would otherwise pay at start-up.
+    import bm3d
+
     if image.shape[-1] == 3:
         return np.asarray(bm3d.bm3d_rgb(image, sigma), dtype=np.float64)
     return np.asarray(bm3d.bm3d(image[..., 0], sigma), dtype=np.float64)[..., None]
@@ -41,6 +45,8 @@ def bm3d_denoise(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
 
 def nl_means_denoise(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
     """Non-local means with h = 0.8σ (σ estimated when None)."""
+    from skimage.restoration import denoise_nl_means
+
     image = check_unit_image(noisy, allow_outside=True)
     sigma = estimate_noise_sigma(image) if sigma is None else float(sigma)
     return denoise_nl_means(
