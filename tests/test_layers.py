@@ -29,8 +29,9 @@ ALLOWED: dict[str, set[str]] = {
     "training": {"models", "revision", "structured", "data", "metrics", "config"},
     "evaluation": {"data", "image_grids", "metrics", "models", "records", "structured", "training", "config"},
     "experiment": {"config", "data", "evaluation", "image_grids", "metrics", "models", "records", "structured",
-                   "training", "revision", "baselines"},
+                   "training", "revision", "baselines", "lineage"},
     "report": {"data", "image_grids", "records", "structured", "config", "revision"},
+    "lineage": set(),
     "cli_errors": set(),
     "cli": {"cli_errors", "config", "data", "structured"},
 }

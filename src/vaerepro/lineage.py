@@ -357,6 +357,41 @@ def suggested_deps(derived: Iterable[str], repository: Path) -> list[str]:
     return sorted(collapsed | set(rooms), key=lambda p: (not p.startswith("pipeline/"), p))
 
 
+DERIVED_MARKER = "# code, derived: python -m vaerepro.lineage"
+
+
+def rewrite_derived_deps(text: str, derived: dict[str, list[str]]) -> str:
+    """``dvc.yaml`` text with each stage's derived block replaced by ``derived[stage]``.
+
+    A block is the run of ``- src/...`` lines right after the stage's marker comment
+    (:data:`DERIVED_MARKER`); everything else (data deps, comments, params, outs) is kept as written.
+
+    Raises:
+        ValueError: a stage in ``derived`` has no marker in its ``deps``.
+    """
+    lines = text.splitlines(keepends=True)
+    output: list[str] = []
+    stage = None
+    index = 0
+    seen = set()
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            stage = line.strip().rstrip(":")
+        output.append(line)
+        index += 1
+        if DERIVED_MARKER in line and stage in derived:
+            indent = line[: len(line) - len(line.lstrip())]
+            while index < len(lines) and lines[index].strip().startswith("- src/"):
+                index += 1
+            output.extend(f"{indent}- {dep}\n" for dep in derived[stage] if dep.startswith("src/"))
+            seen.add(stage)
+    unmarked = sorted(set(derived) - seen)
+    if unmarked:
+        raise ValueError(f"no '{DERIVED_MARKER}' comment in the deps of: {', '.join(unmarked)}")
+    return "".join(output)
+
+
 def _report(lineage: StageLineage, repository: Path) -> str:
     stage = lineage.stage
     lines = [f"{stage.name}: {len(lineage.missing)} missing, {len(lineage.dangling)} dangling, {len(lineage.unused)} unused code deps"]
@@ -376,9 +411,17 @@ def main(arguments: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"))
     parser.add_argument("--why", metavar="FILE", help="print how each stage reaches FILE (repository-relative)")
+    parser.add_argument("--write", action="store_true",
+                        help="replace each stage's derived block in dvc.yaml with the derived deps")
     parser.add_argument("stages", nargs="*", help="stage names (default: all)")
     options = parser.parse_args(arguments)
     repository = options.dvc_yaml.resolve().parent
+    if options.write:
+        results = [r for r in check(options.dvc_yaml) if not options.stages or r.stage.name in options.stages]
+        derived = {r.stage.name.split("@")[0]: suggested_deps(r.derived, repository) for r in results}
+        options.dvc_yaml.write_text(rewrite_derived_deps(options.dvc_yaml.read_text(), derived))
+        print(f"rewrote the derived code deps of {len(derived)} stages in {options.dvc_yaml}")
+        return 0
     if options.why:
         for stage in load_stages(options.dvc_yaml):
             if not options.stages or stage.name in options.stages:

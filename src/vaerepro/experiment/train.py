@@ -85,20 +85,24 @@ def train_experiment(
     return result
 
 
-# The code a training run depends on (the train@ stage's code deps), fingerprinted so an
-# interrupted run never resumes under other code.
-TRAINING_CODE = ("models", "training", "data", "baselines", "config.py", "experiment", "structured.py")
+# The stage scripts that train (train@, classifier@): a run's code is everything they import.
+TRAINING_SCRIPTS = ("pipeline/train.py", "pipeline/classifier.py")
 
 
-def code_fingerprint(package: Path | None = None) -> str:
-    """sha256 over the training code's Python files (relative path and content), sorted."""
-    package = package or Path(__file__).resolve().parents[1]
+def code_fingerprint(repository: Path | None = None) -> str:
+    """sha256 over the code a training stage runs (relative path and content), sorted.
+
+    The files are derived the way the stages' dvc.yaml deps are (:mod:`vaerepro.lineage`:
+    everything the training scripts import from the project), so an interrupted run never
+    resumes under code its stage would have re-run for.
+    """
+    from vaerepro.lineage import Stage, derive
+
+    repository = (repository or Path(__file__).resolve().parents[3]).resolve()
+    stage = Stage("training", tuple(f"python {script}" for script in TRAINING_SCRIPTS), ())
     digest = hashlib.sha256()
-    for entry in TRAINING_CODE:
-        path = package / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    for relative in sorted(derive(stage, repository)):
+        digest.update(relative.encode() + b"\0" + (repository / relative).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
