@@ -123,7 +123,7 @@ def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared
         known = ", ".join(sorted(params.experiments)) or "none"
         raise ConfigError(f"no experiment '{name}' in {SOURCE} (experiments: {known})")
     prepared = params.resolve(prepared_root) / dataset
-    train_dataset = getattr(entry, "train_dataset", dataset)
+    train_dataset = getattr(entry, "train_dataset", dataset)  # a classifier entry trains on its own dataset
     train_prepared = params.resolve(prepared_root) / train_dataset
     # The model is built for the data it trains on (restoration models are fully convolutional
     # and take other sizes at test time; the channel count is what must agree).
