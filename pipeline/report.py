@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vaerepro.cli_errors import reported_errors
 from vaerepro.data.integrity import atomic_file, write_json
 from vaerepro.report.build import build_report
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH
@@ -27,8 +28,9 @@ def main() -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 after writing if a metrics file is malformed")
     arguments = parser.parse_args()
 
-    report = build_report(arguments.reports_root, arguments.repository_root, arguments.claims,
-                          None if arguments.dvc == "none" else arguments.dvc)
+    with reported_errors("report"):  # a mistyped key in the params files, as in every stage
+        report = build_report(arguments.reports_root, arguments.repository_root, arguments.claims,
+                              None if arguments.dvc == "none" else arguments.dvc)
     with atomic_file(arguments.reports_root / "report.md", "w") as handle:
         handle.write(render_markdown(report))
     with atomic_file(arguments.reports_root / "index.html", "w") as handle:

@@ -1,4 +1,9 @@
-"""Shared test helpers: a params.yaml built from the repository's own, pointed at fixtures."""
+"""Shared test helpers: params files built from the repository's own, pointed at fixtures.
+
+The repository keeps its params in two files, ``params.yaml`` and the dataset registry
+``datasets.yaml`` beside it. Tests edit them as one dict (:func:`repository_params`, with the
+registry under ``datasets``) and write them back split (:func:`write_params_files`).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vaerepro.config import Params, load_params
+from vaerepro.config import DATASETS_FILE, Params, load_params
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def repository_params() -> dict:
-    return yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    """params.yaml and datasets.yaml of the repository as one dict (anchors expanded)."""
+    raw = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    return raw | yaml.safe_load((REPOSITORY / DATASETS_FILE).read_text())
+
+
+def write_params_files(directory: Path, raw: dict) -> Path:
+    """Write ``raw`` as params.yaml (all but ``datasets``) and datasets.yaml (``datasets``, when
+    present) into ``directory``; return the params.yaml path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump({key: value for key, value in raw.items() if key != "datasets"}, sort_keys=False))
+    if "datasets" in raw:
+        (directory / DATASETS_FILE).write_text(yaml.safe_dump({"datasets": raw["datasets"]}, sort_keys=False))
+    return path
 
 
 @pytest.fixture
 def write_params(tmp_path: Path) -> Callable[..., Params]:
-    """Write a params.yaml into tmp_path (repo params + overrides) and load it.
+    """Write the params files into tmp_path (repo params + overrides) and load them.
 
     ``datasets`` overrides are merged per dataset. The repository's per-file checksum
     manifests are dropped unless ``keep_manifests``.
@@ -38,8 +56,6 @@ def write_params(tmp_path: Path) -> Callable[..., Params]:
                 section["checksum_manifest"] = str(manifest) if keep_manifests else None
             section.update((datasets or {}).get(name, {}))
         raw.update(top_level)
-        path = tmp_path / "params.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False))
-        return load_params(path)
+        return load_params(write_params_files(tmp_path, raw))
 
     return build

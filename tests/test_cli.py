@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from tests.conftest import repository_params
+from tests.conftest import repository_params, write_params_files
 from vaerepro import cli
 
 
@@ -25,7 +24,7 @@ def test_smoke_targets_skip_experiments_whose_train_or_test_data_is_missing(tmp_
         "uwcvgan-euvp": {**raw["experiments"]["uwcvgan-euvp"]},
         "vae-mnist": {**raw["experiments"]["vae-mnist"]},
     }
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    write_params_files(tmp_path, raw)
     monkeypatch.chdir(tmp_path)
     targets, skipped = cli.smoke_targets(str(tmp_path / "params.yaml"))
     assert "evaluate@vae-mnist" in targets and "evaluate@uwcvgan-euvp" not in targets

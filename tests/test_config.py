@@ -1,4 +1,4 @@
-"""params.yaml is loaded strictly: bad keys fail before any work, naming key and file."""
+"""params.yaml and datasets.yaml are loaded strictly: bad keys fail before any work, naming key and file."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPOSITORY, repository_params
+from tests.conftest import REPOSITORY, repository_params, write_params_files
 from vaerepro.config import load_params
 from vaerepro.structured import ConfigError
 
 
 def write(tmp_path: Path, data: dict) -> Path:
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """params.yaml (and datasets.yaml, from data["datasets"]) in tmp_path; the params.yaml path."""
+    return write_params_files(tmp_path, data)
 
 
 def test_repository_params_load():
@@ -33,17 +32,55 @@ def test_unknown_top_level_key_names_key_and_file(tmp_path):
         load_params(path)
 
 
-def test_unknown_nested_key_gives_full_path(tmp_path):
+def test_unknown_nested_key_gives_full_path_and_the_datasets_file(tmp_path):
     data = repository_params()
     data["datasets"]["mnist"]["validaton_count"] = 10
-    with pytest.raises(ConfigError, match=r"'datasets.mnist.validaton_count'.*allowed keys.*validation_count"):
+    with pytest.raises(ConfigError, match=r"'datasets.mnist.validaton_count' in .*datasets.yaml;.*allowed keys.*validation_count"):
         load_params(write(tmp_path, data))
 
 
 def test_mistyped_value(tmp_path):
     data = repository_params()
     data["datasets"]["lol"]["validation_count"] = "fifteen"
-    with pytest.raises(ConfigError, match=r"'datasets.lol.validation_count' in .* must be an integer"):
+    with pytest.raises(ConfigError, match=r"'datasets.lol.validation_count' in .*datasets.yaml must be an integer"):
+        load_params(write(tmp_path, data))
+
+
+def test_datasets_in_params_yaml_points_to_the_registry(tmp_path):
+    data = repository_params()
+    path = write(tmp_path, data)
+    path.write_text(path.read_text() + yaml.safe_dump({"datasets": data["datasets"]}))
+    with pytest.raises(ConfigError, match=r"'datasets' in .*params.yaml: the dataset registry .* belongs in .*datasets.yaml"):
+        load_params(path)
+
+
+def test_unknown_top_level_key_in_the_registry_names_it(tmp_path):
+    data = repository_params()
+    path = write(tmp_path, data)
+    (tmp_path / "datasets.yaml").write_text(yaml.safe_dump({"datasets": data["datasets"], "local_copy": "x"}))
+    with pytest.raises(ConfigError, match=r"unknown key 'local_copy' in .*datasets.yaml; allowed keys here: datasets"):
+        load_params(path)
+
+
+def test_missing_registry(tmp_path):
+    path = write(tmp_path, {key: value for key, value in repository_params().items() if key != "datasets"})
+    with pytest.raises(ConfigError, match=r"dataset registry .*datasets.yaml not found"):
+        load_params(path)
+
+
+def test_registry_path_can_be_given(tmp_path):
+    data = repository_params()
+    data["datasets"]["mnist"]["validation_count"] = 7
+    write(tmp_path / "elsewhere", data)
+    params = load_params(REPOSITORY / "params.yaml", datasets_path=tmp_path / "elsewhere" / "datasets.yaml")
+    assert params.datasets["mnist"].validation_count == 7 and params.experiments == load_params(REPOSITORY / "params.yaml").experiments
+
+
+def test_train_dataset_is_required(tmp_path):
+    # dvc.yaml interpolates ${item.train_dataset}; DVC has no default for a missing key.
+    data = repository_params()
+    del data["experiments"]["vae-mnist"]["train_dataset"]
+    with pytest.raises(ConfigError, match=r"missing required key 'experiments.vae-mnist.train_dataset' in .*params.yaml"):
         load_params(write(tmp_path, data))
 
 
@@ -69,13 +106,13 @@ def test_missing_required_key(tmp_path):
 def test_unknown_dataset(tmp_path):
     data = repository_params()
     data["datasets"]["imagenet"] = data["datasets"]["mnist"]
-    with pytest.raises(ConfigError, match="unknown dataset 'datasets.imagenet'"):
+    with pytest.raises(ConfigError, match=r"unknown dataset 'datasets.imagenet' in .*datasets.yaml"):
         load_params(write(tmp_path, data))
 
 
 def test_experiment_must_name_a_defined_dataset(tmp_path):
     data = repository_params() | {"experiments": {"vae-svhn": {"model": "vae", "dataset": "svhn", "train_dataset": "svhn"}}}
-    with pytest.raises(ConfigError, match="experiments.vae-svhn.dataset"):
+    with pytest.raises(ConfigError, match=r"'experiments.vae-svhn.dataset' in .*params.yaml .*not defined under 'datasets' in .*datasets.yaml"):
         load_params(write(tmp_path, data))
 
 
@@ -91,6 +128,10 @@ def test_not_yaml(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("seed: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(path)
+    path = write(tmp_path, repository_params())
+    (tmp_path / "datasets.yaml").write_text("datasets: {mnist: [\n")
+    with pytest.raises(ConfigError, match=r"datasets.yaml is not valid YAML"):
         load_params(path)
 
 

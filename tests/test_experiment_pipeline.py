@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from tests.conftest import repository_params
+from tests.conftest import repository_params, write_params_files
 from vaerepro.config import load_params
 from vaerepro.data.prepare import array_sha256
 from vaerepro.evaluation.classifier import evaluate_classifier, load_classifier
@@ -53,8 +52,7 @@ def write_prepared(root: Path, name: str = "mnist", size: int = 8, train: int = 
 def params_with(tmp_path: Path, experiments: dict, classifiers: dict | None = None):
     raw = repository_params()
     raw.update(profile="smoke", experiments=experiments, classifiers=classifiers or {}, templates={})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    return load_params(tmp_path / "params.yaml")
+    return load_params(write_params_files(tmp_path, raw))
 
 
 def experiment_entry(model: str, options: dict) -> dict:

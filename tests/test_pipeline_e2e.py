@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests import dataset_fixtures as fixtures
-from tests.conftest import REPOSITORY
+from tests.conftest import REPOSITORY, repository_params, write_params_files
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
         source = REPOSITORY / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / item)
     written = fixtures.write_mnist(tmp_path / "copies" / "mnist", train_count=40, test_count=10)
-    params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    params = repository_params()
     params["local_copy"] = "../copies"
     params["datasets"] = {"mnist": params["datasets"]["mnist"]}
     params["classifiers"] = {}
@@ -41,7 +41,7 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
     params["datasets"]["mnist"]["validation_count"] = 8
     for entry in params["datasets"]["mnist"]["files"]:
         entry.update(written[entry["name"]])
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, params)
     environment = dict(os.environ)
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
     environment["PYTHONPATH"] = str(root / "src")
@@ -55,6 +55,11 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
     return root, environment
 
 
+def read_params(root: Path) -> dict:
+    """The project's params.yaml and datasets.yaml as one dict (see tests/conftest.py)."""
+    return yaml.safe_load((root / "params.yaml").read_text()) | yaml.safe_load((root / "datasets.yaml").read_text())
+
+
 def test_dvc_repro_prepare_mnist_offline(project):
     root, environment = project
     result = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
@@ -62,16 +67,22 @@ def test_dvc_repro_prepare_mnist_offline(project):
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     assert set(lock["stages"]) == {"local_copy@mnist", "download@mnist", "prepare@mnist"}
     prepare_lock = lock["stages"]["prepare@mnist"]
-    assert "datasets.mnist" in prepare_lock["params"]["params.yaml"]
+    # The registry's values are tracked from their own file, the global knobs from params.yaml.
+    assert set(prepare_lock["params"]) == {"datasets.yaml"} and "datasets.mnist" in prepare_lock["params"]["datasets.yaml"]
+    download_params = lock["stages"]["download@mnist"]["params"]
+    assert set(download_params["params.yaml"]) == {"local_copy"}
+    assert set(download_params["datasets.yaml"]) == {f"datasets.mnist.{key}" for key in ("files", "checksum_manifest",
+                                                                                         "manual_instructions")}
     assert any(dep["path"] == "data/raw/mnist" for dep in prepare_lock["deps"])
     assert (root / "reports" / "figures" / "data" / "mnist.png").stat().st_size > 1000
     status = sh([sys.executable, "-m", "dvc", "status", "prepare@mnist"], root, environment)
     assert "up to date" in status.stdout
     # Editing an unrelated key of another section leaves the stages up to date; editing
     # this dataset's split re-runs prepare only.
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_params(root)
+    params["fid"]["batch_size"] = 25
     params["datasets"]["mnist"]["validation_count"] = 4
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, params)
     rerun = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     assert "Stage 'download@mnist' didn't change" in rerun.stdout
     assert "train 36, test 10, validation 4" in rerun.stdout
@@ -79,13 +90,13 @@ def test_dvc_repro_prepare_mnist_offline(project):
 
 def test_bad_params_fail_before_work(project):
     root, environment = project
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_params(root)
     params["datasets"]["mnist"]["validaton_count"] = 3
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, params)
     result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert "unknown key 'datasets.mnist.validaton_count'" in result.stderr + result.stdout
+    assert "unknown key 'datasets.mnist.validaton_count' in datasets.yaml" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert not (root / "data" / "raw" / "mnist").exists()
 
@@ -150,9 +161,9 @@ def test_a_failing_stage_leaves_committed_summaries_in_place(project):
     sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     summary = root / "reports" / "data" / "mnist.json"
     before = summary.read_bytes()
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_params(root)
     params["datasets"]["mnist"]["validation_count"] = 10**6  # more than the training split: prepare@ fails
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, params)
     result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPOSITORY
 from tests.report_fixtures.tree import build_tree
-from vaerepro.report.build import build_report, checked_figure
+from vaerepro.report.build import build_report, checked_figure, planned_experiments
 from vaerepro.report.claims import load_claims
 from vaerepro.report.headline import headline_metrics
 from vaerepro.report.pipeline_graph import (
@@ -27,6 +27,7 @@ from vaerepro.report.provenance import read_lock, upstream_trail
 from vaerepro.report.render_html import render_html
 from vaerepro.report.render_markdown import render_markdown
 from vaerepro.report.status import StatusKind
+from vaerepro.structured import ConfigError
 
 URL_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "formaction", "xlink:href", "background"}
 
@@ -132,6 +133,16 @@ def test_html_loads_nothing_from_outside(report):
     # The record's remote figure is refused and shown as text; the anchors are in-page only.
     assert "https://example.org/tracker.png" in page and 'src="https://' not in page
     assert all(value.startswith("#") for tag, name, value in parser.values if tag == "a")
+
+
+def test_planned_experiments_are_read_through_the_strict_loader(tree, tmp_path):
+    _, repository = tree
+    assert planned_experiments(repository / "params.yaml") == ["vae-mnist", "dvae-cifar10"]
+    assert planned_experiments(tmp_path / "params.yaml") == []   # no params file: nothing planned
+    (tmp_path / "params.yaml").write_text((repository / "params.yaml").read_text().replace("dataset: mnist", "datset: mnist"))
+    (tmp_path / "datasets.yaml").write_text((repository / "datasets.yaml").read_text())
+    with pytest.raises(ConfigError, match=r"unknown key 'experiments.vae-mnist.datset' in .*params.yaml"):
+        planned_experiments(tmp_path / "params.yaml")
 
 
 def test_figure_paths_are_checked(tree):

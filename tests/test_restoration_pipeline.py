@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from tests.conftest import repository_params
+from tests.conftest import repository_params, write_params_files
 from vaerepro.config import load_params
 from vaerepro.data.degradations.spec import degradation_seed, degrade, parse_degradation
 from vaerepro.data.prepare import array_sha256
@@ -193,8 +192,7 @@ PAIRS = {"train": {"split": "train", "source": "inputs"}, "test": {"split": "tes
 def params_with(tmp_path: Path, experiments: dict):
     raw = repository_params()
     raw.update(profile="smoke", experiments=experiments, classifiers={}, templates={})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    return load_params(tmp_path / "params.yaml")
+    return load_params(write_params_files(tmp_path, raw))
 
 
 def learned_entry(**overrides) -> dict:

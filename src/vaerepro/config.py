@@ -1,17 +1,21 @@
-"""``params.yaml`` → typed, frozen dataclasses.
+"""``params.yaml`` and ``datasets.yaml`` → typed, frozen dataclasses.
 
-Every knob of the pipeline lives in ``params.yaml``; this module is the only reader of that
-file. Loading is strict: an unknown key, a missing required key or a value of the wrong
-type raises :class:`~vaerepro.structured.ConfigError` naming the key path and the file,
-before any stage does work (``dvc repro`` then stops at the first stage with that message).
+Every knob of the pipeline lives in two files beside each other: ``params.yaml`` (profile,
+seed, local copy, shared presets, classifiers, FID, experiments) and ``datasets.yaml``, the
+dataset registry (its one top-level key ``datasets``: sources, checksums, manual steps,
+splits). This module is the only reader of both. Loading is strict: an unknown key, a missing
+required key or a value of the wrong type raises :class:`~vaerepro.structured.ConfigError`
+naming the key path and the file it is in, before any stage does work (``dvc repro`` then
+stops at the first stage with that message).
 
-Relative paths in the file (``local_copy``, checksum manifests) are resolved against the
+Relative paths in either file (``local_copy``, checksum manifests) are resolved against the
 directory that holds ``params.yaml``, so stages behave the same from any working directory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -28,6 +32,8 @@ def empty_mapping() -> MappingProxyType:
     """A read-only empty mapping: defaults must be as frozen as parsed values."""
     return MappingProxyType({})
 DATASET_NAMES: tuple[str, ...] = ("mnist", "cifar10", "celeba_hq", "lol", "euvp", "cc15")
+# The dataset registry's file name; it lies beside params.yaml (dvc.yaml names it too).
+DATASETS_FILE = "datasets.yaml"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class FileSource:
 
 @dataclass(frozen=True)
 class DatasetParams:
-    """The ``datasets.<name>`` section: where the data comes from and how it is split."""
+    """``datasets.<name>`` in ``datasets.yaml``: where the data comes from and how it is split."""
 
     homepage: str
     citation: str
@@ -105,7 +111,10 @@ class ExperimentParams:
     registry; ``train`` holds per-profile training settings (``smoke`` and ``full``).
     ``train_dataset`` is the dataset training reads (the experiment's ``dataset`` is the one
     it is tested on; they differ when, e.g., underwater training pairs are synthesised from
-    another dataset's clean images). ``restoration`` is required for restoration models.
+    another dataset's clean images). It is required even where it equals ``dataset``:
+    dvc.yaml interpolates ``${item.train_dataset}`` into the train@/evaluate@ dependencies,
+    and DVC has no default for a missing key. ``restoration`` is required for restoration
+    models.
     """
 
     model: str
@@ -160,10 +169,19 @@ class FidParams:
 
 
 @dataclass(frozen=True)
+class DatasetRegistry:
+    """``datasets.yaml``: the dataset registry, under its one top-level key ``datasets``."""
+
+    datasets: dict[str, DatasetParams]
+
+
+@dataclass(frozen=True)
 class Params:
+    """Both files: ``datasets`` from ``datasets.yaml``, every other field from ``params.yaml``."""
+
     seed: int
     profile: Profile
-    datasets: dict[str, DatasetParams]
+    datasets: dict[str, DatasetParams] = field(default_factory=empty_mapping)
     local_copy: str | None = None
     experiments: dict[str, ExperimentParams] = field(default_factory=empty_mapping)
     classifiers: dict[str, ClassifierParams] = field(default_factory=empty_mapping)
@@ -177,12 +195,12 @@ class Params:
     def dataset(self, name: str) -> DatasetParams:
         if name not in self.datasets:
             raise ConfigError(
-                f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}"
+                f"unknown dataset '{name}'; {DATASETS_FILE} defines: {', '.join(sorted(self.datasets))}"
             )
         return self.datasets[name]
 
     def resolve(self, path: str | Path) -> Path:
-        """A path from the params file, made absolute relative to the file's directory."""
+        """A path from either params file, made absolute relative to the files' directory."""
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.root / candidate).resolve()
 
@@ -191,35 +209,49 @@ class Params:
         return self.resolve(self.local_copy) if self.local_copy else None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``params.yaml``.
-
-    Raises:
-        ConfigError: the file is missing, not YAML, or has an unknown/missing/mistyped key.
-    """
-    path = Path(path)
+def _read_yaml(path: Path, what: str) -> Any:
     if not path.is_file():
-        raise ConfigError(f"parameter file {path} not found (run from the repository root)")
+        raise ConfigError(f"{what} {path} not found (run from the repository root)")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
-    if raw is None:
-        raw = {}
-    source = str(path)
+    return {} if raw is None else raw
+
+
+def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | None = None) -> Params:
+    """Read and validate ``params.yaml`` and the dataset registry beside it.
+
+    ``datasets_path`` defaults to ``datasets.yaml`` in the folder of ``path``. Every error
+    names the file that holds the offending key.
+
+    Raises:
+        ConfigError: a file is missing, not YAML, or has an unknown/missing/mistyped key.
+    """
+    path = Path(path)
+    datasets_path = path.parent / DATASETS_FILE if datasets_path is None else Path(datasets_path)
+    source, datasets_source = str(path), str(datasets_path)
+    raw = _read_yaml(path, "parameter file")
+    if isinstance(raw, Mapping) and "datasets" in raw:
+        raise ConfigError(
+            f"'datasets' in {source}: the dataset registry (sources, checksums, splits) belongs in "
+            f"{datasets_source}, not in {path.name}"
+        )
     params = from_mapping(Params, raw, source=source)
+    registry = from_mapping(DatasetRegistry, _read_yaml(datasets_path, "dataset registry"), source=datasets_source)
+    params = replace(params, datasets=registry.datasets)
     unknown_datasets = sorted(set(params.datasets) - set(DATASET_NAMES))
     if unknown_datasets:
         raise ConfigError(
-            f"unknown dataset 'datasets.{unknown_datasets[0]}' in {source}; "
+            f"unknown dataset 'datasets.{unknown_datasets[0]}' in {datasets_source}; "
             f"known datasets: {', '.join(DATASET_NAMES)}"
         )
     for name in params.classifiers:
         if name not in params.datasets:
-            raise ConfigError(f"'classifiers.{name}' in {source} names no dataset defined under 'datasets'")
+            raise ConfigError(f"'classifiers.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}")
     for name in params.fid.reference:
         if name not in params.datasets:
-            raise ConfigError(f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets'")
+            raise ConfigError(f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}")
     for profile, count in params.fid.count.items():
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile 'fid.count.{profile}' in {source}; profiles are: {', '.join(PROFILES)}")
@@ -237,7 +269,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             if getattr(experiment, key) not in params.datasets:
                 raise ConfigError(
                     f"'experiments.{name}.{key}' in {source} names dataset '{getattr(experiment, key)}', "
-                    f"which is not defined under 'datasets'"
+                    f"which is not defined under 'datasets' in {datasets_source}"
                 )
         for section in ("train", "evaluate", "profile_options"):
             for profile in getattr(experiment, section):

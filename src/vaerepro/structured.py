@@ -1,9 +1,9 @@
 """Strict conversion of plain mappings (parsed YAML) into frozen dataclasses.
 
-Every knob in ``params.yaml`` ends up in a frozen dataclass. This module is the one place
-that does that conversion, so that every section (datasets, experiments, model options,
-training settings) fails the same way on bad input: before any work, with a message that
-names the offending key, its path inside the file (``experiments.vae-mnist.train.steps``)
+Every knob in ``params.yaml`` and ``datasets.yaml`` ends up in a frozen dataclass. This module
+is the one place that does that conversion, so that every section (datasets, experiments, model
+options, training settings) fails the same way on bad input: before any work, with a message
+that names the offending key, its path inside the file (``experiments.vae-mnist.train.steps``)
 and the file itself.
 
 Supported field types: ``int``, ``float`` (an int is accepted and widened), ``bool``,

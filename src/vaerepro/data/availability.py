@@ -33,4 +33,4 @@ def availability(name: str, params: Params, downloads_root: Path = Path("data/do
         return Availability(name, True, f"files placed in {downloads}")
     if dataset.files and all(source.urls for source in dataset.files):
         return Availability(name, True, "official download")
-    return Availability(name, False, "no local copy and no automatic download (manual step; see params.yaml)")
+    return Availability(name, False, "no local copy and no automatic download (manual step; see datasets.yaml)")

@@ -161,7 +161,7 @@ def resolve_classifier(params: Params, dataset: str, prepared_root: Path = Path(
 def _resolve_entry(params: Params, name: str, entry: Any, base: str, model: str, dataset: str, evaluate_sections: Any,
                    prepared_root: Path) -> ResolvedExperiment:
     prepared = params.resolve(prepared_root) / dataset
-    train_dataset = getattr(entry, "train_dataset", None) or dataset
+    train_dataset = getattr(entry, "train_dataset", dataset)  # a classifier entry trains on its own dataset
     train_prepared = params.resolve(prepared_root) / train_dataset
     # The model is built for the data it trains on (restoration models are fully convolutional
     # and take other sizes at test time; the channel count is what must agree).

@@ -2,7 +2,9 @@
 
 Inputs live under ``reports/`` (metrics records, dataset summaries, figures) and in the
 repository root (``dvc.lock``, ``params.yaml`` for the planned experiments, ``dvc dag``).
-Everything is optional: a missing input shows up as "not run" or "unavailable".
+Everything is optional: a missing input shows up as "not run" or "unavailable". The params
+files are the exception to leniency: when present they are read through
+:func:`vaerepro.config.load_params`, so a mistyped key fails here as in every other stage.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
+from vaerepro.config import load_params
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
 from vaerepro.report.fid_table import FidRow, fid_rows, load_floors
 from vaerepro.report.findings import save_rate_distortion
@@ -94,13 +95,14 @@ def checked_figure(name: str, path: Any, reports_root: Path) -> Figure:
 
 
 def planned_experiments(params_path: Path) -> list[str]:
-    """Experiment names listed under ``experiments:`` in params.yaml (empty when absent)."""
-    try:
-        params = yaml.safe_load(params_path.read_text())
-    except (OSError, yaml.YAMLError):
+    """Experiment names under ``experiments:`` in params.yaml (empty when there is no such file).
+
+    Raises:
+        ConfigError: the params files do not load (see :func:`vaerepro.config.load_params`).
+    """
+    if not params_path.is_file():
         return []
-    experiments = params.get("experiments") if isinstance(params, Mapping) else None
-    return [str(name) for name in experiments] if isinstance(experiments, Mapping) else []
+    return list(load_params(params_path).experiments)
 
 
 def _audit_target(assessments: list[Assessment], records: RecordSet, lock: Mapping[str, LockEntry]) -> tuple[str, str] | None:

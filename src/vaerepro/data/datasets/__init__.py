@@ -1,4 +1,4 @@
-"""Dataset handlers by name (the keys of ``datasets:`` in params.yaml)."""
+"""Dataset handlers by name (the keys of ``datasets:`` in datasets.yaml)."""
 
 from __future__ import annotations
 

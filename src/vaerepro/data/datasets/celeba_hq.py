@@ -3,7 +3,7 @@
 There is no direct official download: the authors release a script that builds the 30,000
 1024×1024 images from CelebA plus delta files, and the usual 256×256 copies are shared on
 drives with quotas. So this dataset is a manual step (see ``manual_instructions`` in
-params.yaml): place a folder or zip of the 30,000 images (``00000``–``29999`` or
+datasets.yaml): place a folder or zip of the 30,000 images (``00000``–``29999`` or
 ``0``–``29999``, PNG or JPEG, 256² or 1024²). Larger images are downsampled to 256² with
 Pillow's Lanczos filter, and the variant says so.
 

@@ -132,7 +132,7 @@ class CIFAR10(DatasetHandler):
                     actual = bytes_digest(data, "md5")
                     if expected is None:
                         raise CorruptArchive(
-                            f"no md5 for CIFAR-10 member {batch_name} in params.yaml "
+                            f"no md5 for CIFAR-10 member {batch_name} in datasets.yaml "
                             "(datasets.cifar10.member_md5); refusing to unpickle an unverified batch"
                         )
                     if actual != expected:

@@ -1,0 +1,121 @@
+"""The layout of the params files: shared presets in one place, no experiment edits another,
+and the dataset registry tracked by DVC from its own file."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import REPOSITORY
+from vaerepro.config import DATASETS_FILE
+
+PRESETS = "templates"
+
+
+class AnchorRecordingLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers every anchored node (``&name``) it composes."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.anchored: list[tuple[str, yaml.Node]] = []
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None) if not isinstance(event, yaml.AliasEvent) else None
+        node = super().compose_node(parent, index)
+        if anchor is not None:
+            self.anchored.append((anchor, node))
+        return node
+
+
+def _walk(node: yaml.Node, path: str, into: dict[int, str]) -> None:
+    """Record the first key path at which each node object appears (aliases reuse the object)."""
+    if id(node) in into:
+        return
+    into[id(node)] = path
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _walk(value, f"{path}.{key.value}" if path else str(key.value), into)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, f"{path}[{index}]", into)
+
+
+def anchors_outside(text: str, section: str = PRESETS) -> list[str]:
+    """``anchor at key.path`` for every anchor defined anywhere but under top-level ``section``.
+
+    The document is walked in file order, so a node's first path is where its anchor is written
+    (an alias can only follow its anchor).
+    """
+    loader = AnchorRecordingLoader(text)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    paths: dict[int, str] = {}
+    if root is not None:
+        _walk(root, "", paths)
+    return [f"&{anchor} at {paths[id(node)]}" for anchor, node in loader.anchored
+            if not (paths[id(node)] == section or paths[id(node)].startswith(f"{section}."))]
+
+
+def test_every_anchor_of_params_yaml_is_a_shared_preset():
+    outside = anchors_outside((REPOSITORY / "params.yaml").read_text())
+    assert not outside, f"anchors defined outside '{PRESETS}' (an experiment that others alias): {outside}"
+
+
+def test_the_anchor_check_finds_an_anchor_inside_an_experiment():
+    text = """
+templates:
+  train: {smoke: &shared {steps: 1}}
+experiments:
+  a-mnist:
+    train: {smoke: *shared}
+    options: &a_options {latent_dim: 2}
+  b-mnist:
+    options: {<<: *a_options, latent_dim: 3}
+    evaluate:
+      - &deep {x: 1}
+"""
+    assert anchors_outside(text) == ["&a_options at experiments.a-mnist.options", "&deep at experiments.b-mnist.evaluate[0]"]
+    assert anchors_outside("templates: {a: &a 1}\nb: *a\n") == []
+
+
+def test_the_anchor_check_fails_on_the_repository_file_with_an_anchor_moved_into_an_experiment():
+    text = (REPOSITORY / "params.yaml").read_text()
+    assert "    options: *zheng_options\n" in text
+    moved = text.replace("    options: &zheng_options {", "    options_template: {", 1).replace(
+        "    options: *zheng_options\n",
+        "    options: &zheng_options {base_channels: 64, num_downsamplings: 4, denoiser: bm3d, denoiser_sigma: 5, "
+        "prior_items: 4, prior_crop_size: 64}\n", 1)
+    assert anchors_outside(moved) == ["&zheng_options at experiments.zheng-cc15.options"]
+    with pytest.raises(AssertionError, match="zheng_options"):
+        assert not anchors_outside(moved), anchors_outside(moved)
+
+
+def test_presets_come_first_and_the_registry_is_its_own_file():
+    params = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    assert list(params)[:4] == ["seed", "profile", "local_copy", PRESETS]
+    assert "datasets" not in params
+    assert list(yaml.safe_load((REPOSITORY / DATASETS_FILE).read_text())) == ["datasets"]
+
+
+def test_dvc_yaml_tracks_dataset_params_from_the_registry_file():
+    """Every ``datasets.*`` param of a stage is listed under the registry's file name (DVC would
+    otherwise look for it in params.yaml), and ``vars`` loads the registry for ``${datasets}``."""
+    dvc = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())
+    assert DATASETS_FILE in dvc["vars"]
+    registry_keys: dict[str, list[str]] = {}
+    for name, stage in dvc["stages"].items():
+        body = stage.get("do", stage)
+        for entry in body.get("params", []):
+            if isinstance(entry, str):
+                assert not entry.startswith("datasets"), f"{name}: '{entry}' is read from params.yaml"
+            else:
+                for file, keys in entry.items():
+                    assert file == DATASETS_FILE, f"{name}: params from {file}"
+                    registry_keys[name] = keys
+    assert registry_keys == {
+        "download": ["datasets.${key}.files", "datasets.${key}.checksum_manifest", "datasets.${key}.manual_instructions"],
+        "prepare": ["datasets.${key}"],
+    }
