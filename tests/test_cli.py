@@ -32,11 +32,35 @@ def test_smoke_targets_skip_experiments_whose_train_or_test_data_is_missing(tmp_
     assert "report" not in targets
 
 
+def test_smoke_skip_leaves_experiments_out_and_renders_the_report_afterwards(tmp_path, monkeypatch):
+    raw = repository_params()
+    raw["experiments"] = {name: raw["experiments"][name] for name in ("vae-mnist", "vae_beta4-mnist")}
+    write_params_files(tmp_path, raw)
+    monkeypatch.chdir(tmp_path)
+    params = str(tmp_path / "params.yaml")
+    targets, skipped = cli.smoke_targets(params, frozenset({"vae_beta4-mnist"}))
+    assert "evaluate@vae-mnist" in targets and "evaluate@vae_beta4-mnist" not in targets and "report" not in targets
+    assert any("vae_beta4-mnist: --skip" in line for line in skipped)
+    assert any("--single-item report" in line for line in skipped)
+    with pytest.raises(cli.ConfigError, match="no experiment .*vae_beta9-mnist"):
+        cli.smoke_targets(params, frozenset({"vae_beta9-mnist"}))
+
+    commands = []
+
+    def fake_run(command, env):
+        commands.append(command[:4])
+        return type("Completed", (), {"returncode": 0})()
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    assert cli.main(["--params", params, "smoke", "--skip", "vae_beta4-mnist"]) == 0
+    assert commands == [["dvc", "exp", "run", "-S"], ["dvc", "repro", "--single-item", "report"]]
+
+
 def test_smoke_restores_the_params_file_with_only_the_profile_changed(tmp_path, monkeypatch):
     params = tmp_path / "params.yaml"
     original = "# keep me\nseed: 1\nprofile: full\nanchors: &a {x: 1}\nuse: *a\n"
     params.write_text(original)
-    monkeypatch.setattr(cli, "smoke_targets", lambda path: (["report"], []))
+    monkeypatch.setattr(cli, "smoke_targets", lambda path, skip: (["report"], []))
 
     def fake_dvc(command, env):  # what `dvc exp run -S profile=smoke` does to the file
         assert command[:5] == ["dvc", "exp", "run", "-S", "profile=smoke"] and env["PATH"]
