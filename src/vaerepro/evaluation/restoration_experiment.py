@@ -35,6 +35,7 @@ from vaerepro.evaluation.restoration_metrics import RESTORATION_METRICS, SET_MET
 from vaerepro.experiment import ResolvedExperiment
 from vaerepro.models import build_model
 from vaerepro.models.restoration import RestorationContext, RestorationModel, restore_image
+from vaerepro.pixels import to_uint8
 from vaerepro.report.grids import save_grid, tile
 
 PANEL_HEIGHT = 112
@@ -140,7 +141,7 @@ def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: 
         row = [degraded, outputs[index][window]]
         if comparison is not None:
             compared = restore_image(comparison, degraded.astype(np.float64) / 255.0)
-            row.append(np.clip(np.rint(compared * 255.0), 0, 255).astype(np.uint8))
+            row.append(to_uint8(compared))
         row.append(np.asarray(pairs.targets[index])[window])
         rows.append(np.stack(row))
         labels.append(str(pairs.names[index]))
