@@ -8,8 +8,9 @@ from typing import Any
 
 from vaerepro.config import Params
 from vaerepro.data.prepared import read_summary
-from vaerepro.evaluation.record import environment, git_revision
+from vaerepro.evaluation.record import environment
 from vaerepro.experiment import ResolvedExperiment
+from vaerepro.revision import code_revision
 from vaerepro.training import load_model
 from vaerepro.training.run import TRAIN_SUMMARY
 
@@ -45,7 +46,7 @@ def provenance_for(
         "profile": params.profile,
         "device": device or train_summary.get("device", "cpu"),
         "seed": params.seed,
-        "git_revision": git_revision(params.root),
+        "git_revision": code_revision(),  # the same call as the checkpoint's
         "wall_time_seconds": {
             "train": train_seconds if train_seconds is not None else train_summary.get("wall_seconds"),
             "evaluate": evaluate_seconds,
