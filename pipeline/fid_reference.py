@@ -25,7 +25,8 @@ from vaerepro.evaluation.fid import (
     save_reference,
 )
 from vaerepro.metrics.inception import load_fid_inception
-from vaerepro.records import environment, git_revision
+from vaerepro.records import environment
+from vaerepro.revision import code_revision
 
 
 def main() -> None:
@@ -60,7 +61,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     write_json(arguments.reports_root / "fid" / f"{arguments.dataset}.json", {
         **reference.record, "data_variant": summary["variant"], "dataset_sha256": summary["sha256"],
-        "profile": params.profile, "device": str(device), "git_revision": git_revision(params.root),
+        "profile": params.profile, "device": str(device), "git_revision": code_revision(),
         "wall_time_seconds": seconds, "environment": environment(),
     })
     print(f"fid_reference@{arguments.dataset}: floor FID@{count} = {reference.record['floor']:.2f} "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaerepro.evaluation.restoration import evaluate_pairs, quantize, summarize
+from vaerepro.evaluation.restoration import evaluate_pairs, summarize
+from vaerepro.pixels import to_uint8
 
 
 def mean_abs_error(output: np.ndarray, reference: np.ndarray) -> float:
@@ -53,5 +54,5 @@ def test_bad_outputs_are_failures_not_numbers(pairs, method, message):
     assert all(message in result.error for result in results)
 
 
-def test_quantize_clips_and_rounds():
-    assert quantize(np.array([-0.1, 0.5, 1.2, 0.999])).tolist() == [0, 128, 255, 255]
+def test_outputs_are_clipped_and_rounded_to_8_bits():
+    assert to_uint8(np.array([-0.1, 0.5, 1.2, 0.999])).tolist() == [0, 128, 255, 255]

@@ -11,6 +11,7 @@ import torch
 from tests.test_models_contract import CASES, make
 from vaerepro.models import build_model
 from vaerepro.models.vae import VAE
+from vaerepro.revision import code_revision
 from vaerepro.training import (
     BatchStream,
     CheckpointMismatchError,
@@ -66,7 +67,12 @@ def test_checkpoint_is_self_describing_and_rebuilds_the_model(tmp_path):
     assert checkpoint["model_options"]["image_shape"] == [1, 8, 8]
     assert checkpoint["step"] == 2 and checkpoint["seed"] == 1 and checkpoint["device"] == "cpu"
     assert checkpoint["torch_version"] == torch.__version__
-    assert isinstance(checkpoint["git_revision"], str) and checkpoint["git_revision"]
+    assert checkpoint["git_revision"] == code_revision()  # the call metrics records make
+    assert list(checkpoint) == [
+        "format", "format_version", "model_name", "model_options", "model_state", "step", "phase", "total_steps",
+        "settings", "optimizers", "grad_scaler", "rng", "seed", "device", "precision", "git_revision",
+        "torch_version", "created", "metrics", "identity",
+    ]
     assert set(checkpoint["optimizers"]) == {"train/model"}
     assert set(checkpoint["rng"]) == {"python", "numpy", "torch", "cuda"}
     loaded = load_model(result.checkpoint_path)

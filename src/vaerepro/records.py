@@ -45,8 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaerepro.revision import code_revision
-
 SCHEMA_VERSION = 2
 PROVENANCE_KEYS = (
     "experiment", "model", "dataset", "task", "data_variant", "dataset_sha256", "profile", "device",
@@ -66,11 +64,6 @@ def measured(value: float, unit: str, convention: str, **details: Any) -> dict[s
 def not_measured(reason: str, **details: Any) -> dict[str, Any]:
     """A metric entry that could not be measured here, with the reason shown in the report."""
     return {"value": None, "not_measured": reason, **details}
-
-
-def git_revision(root: Path = Path(".")) -> str:
-    """The code revision (see :mod:`vaerepro.revision`): ``<sha>``, ``<sha>-dirty`` or ``unknown``."""
-    return code_revision(root)
 
 
 def environment() -> dict[str, str]:

@@ -6,6 +6,13 @@ a number differs from that commit: the code and its environment (``src/``, ``pip
 (``params.yaml`` during ``vaerepro smoke``, ``dvc.lock``, the committed ``reports/``) do not make
 a run dirty: their state is recorded by ``dvc.lock`` and the records themselves. ``unknown``
 outside a git checkout.
+
+Every record of a revision calls :func:`code_revision` with no argument: checkpoints
+(:func:`vaerepro.training.checkpoints.write_checkpoint`), metrics records
+(:func:`vaerepro.experiment.provenance.provenance_for`) and FID reference records
+(``pipeline/fid_reference.py``). No argument means the checkout the running ``vaerepro`` was
+imported from, not the working directory or the folder of ``params.yaml``, so a checkpoint and
+the metrics record made from it cannot disagree.
 """
 
 from __future__ import annotations

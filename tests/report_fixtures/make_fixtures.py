@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python tests/report_fixtures/make_fixtures.py``. The JSON files are committed;
 this script documents how they were made (with the real record helpers, so they follow the
-schema in src/vaerepro/evaluation/record.py). Figures are drawn by the tests themselves.
+schema in src/vaerepro/records.py). Figures are drawn by the tests themselves.
 
 The set covers every status: reproduced, not reproduced, partial (subset variant), not
 comparable (lossy variant), smoke, not measured, not run, and two malformed files.

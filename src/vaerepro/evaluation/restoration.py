@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from vaerepro.pixels import to_uint8
+
 Method = Callable[[np.ndarray], np.ndarray]
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
@@ -31,11 +33,6 @@ class ImageResult:
     seconds: float | None = None
     error: str | None = None
     output: np.ndarray | None = None  # the quantised output, when asked for (keep_all_outputs)
-
-
-def quantize(image: np.ndarray) -> np.ndarray:
-    """float [0, 1] → uint8, clipped and rounded."""
-    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
 def evaluate_pairs(
@@ -74,7 +71,7 @@ def evaluate_pairs(
                 raise ValueError(f"output shape {output.shape} differs from the reference's {targets[index].shape}")
             if not np.isfinite(output).all():
                 raise ValueError("output contains NaN or Inf")
-            output_uint8 = quantize(output)
+            output_uint8 = to_uint8(output)
             for metric_name, metric in metrics.items():
                 result.metrics[metric_name] = float(metric(output_uint8, np.asarray(targets[index])))
             if len(kept) < keep_outputs:

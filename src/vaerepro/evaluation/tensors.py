@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from vaerepro.pixels import to_uint8
+
 
 def to_model_input(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (B, H, W, C) → float32 (B, C, H, W) in [0, 1] on ``device``."""
@@ -18,8 +20,8 @@ def to_model_input(images: np.ndarray, device: torch.device | str = "cpu") -> to
 
 
 def to_uint8_images(tensor: torch.Tensor) -> np.ndarray:
-    """float (B, C, H, W) in [0, 1] → uint8 (B, H, W, C), rounded and clipped."""
-    return tensor.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """float (B, C, H, W) in [0, 1] → uint8 (B, H, W, C) by :func:`vaerepro.pixels.to_uint8` (on the tensor's device)."""
+    return to_uint8(tensor).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def batches(array: np.ndarray, batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:

@@ -10,7 +10,8 @@ from vaerepro.config import Params
 from vaerepro.data.prepared import read_summary
 from vaerepro.experiment.resolve import ResolvedExperiment
 from vaerepro.experiment.train import TRAIN_SUMMARY
-from vaerepro.records import environment, git_revision
+from vaerepro.records import environment
+from vaerepro.revision import code_revision
 from vaerepro.training import load_model
 
 
@@ -46,7 +47,7 @@ def provenance_for(
         "profile": params.profile,
         "device": device or train_summary.get("device", "cpu"),
         "seed": params.seed,
-        "git_revision": git_revision(params.root),
+        "git_revision": code_revision(),  # the same call as the checkpoint's
         "wall_time_seconds": {
             "train": train_seconds if train_seconds is not None else train_summary.get("wall_seconds"),
             "evaluate": evaluate_seconds,

@@ -37,6 +37,7 @@ from vaerepro.experiment.resolve import ResolvedExperiment
 from vaerepro.image_grids import save_grid, tile
 from vaerepro.models import build_model
 from vaerepro.models.restoration import RestorationModel, restore_image
+from vaerepro.pixels import to_uint8
 from vaerepro.records import measured, not_measured
 
 PANEL_HEIGHT = 112
@@ -127,7 +128,7 @@ def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: 
         row = [degraded, outputs[index][window]]
         if comparison is not None:
             compared = restore_image(comparison, degraded.astype(np.float64) / 255.0)
-            row.append(np.clip(np.rint(compared * 255.0), 0, 255).astype(np.uint8))
+            row.append(to_uint8(compared))
         row.append(np.asarray(pairs.targets[index])[window])
         rows.append(np.stack(row))
         labels.append(str(pairs.names[index]))

@@ -16,8 +16,6 @@ import math
 import shutil
 from pathlib import Path
 
-import torch
-
 from vaerepro.config import Params
 from vaerepro.data.integrity import write_json
 from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
@@ -25,14 +23,7 @@ from vaerepro.models import build_model
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.structured import ConfigError
 from vaerepro.training import BatchStream, TrainResult, train
-from vaerepro.training.checkpoints import (
-    CHECKPOINT_NAME,
-    FORMAT,
-    FORMAT_VERSION,
-    git_revision,
-    save_checkpoint,
-    utc_now,
-)
+from vaerepro.training.checkpoints import CHECKPOINT_NAME, write_checkpoint
 from vaerepro.training.crops import CropPairStream
 
 
@@ -168,13 +159,11 @@ def record_classical_method(model: RestorationModel, experiment: ResolvedExperim
     """A classical method (BM3D, CLAHE, ...) learns nothing: write its self-describing checkpoint
     (name, options, no optimizer state) so ``evaluate@`` loads every method the same way."""
     device = "cpu"
-    path = save_checkpoint(output_dir / CHECKPOINT_NAME, {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "model_name": model.registered_name,
-        "model_options": model.plain_options(), "model_state": model.state_dict(), "step": 0, "phase": "none",
-        "total_steps": 0, "settings": {}, "optimizers": {}, "grad_scaler": None, "rng": {},
-        "seed": seed, "device": device, "precision": "float64 (classical method, no training)",
-        "git_revision": git_revision(), "torch_version": str(torch.__version__), "created": utc_now(), "metrics": {},
-    })
+    path = write_checkpoint(
+        output_dir / CHECKPOINT_NAME, model, step=0, phase="none", total_steps=0, settings={}, optimizers={},
+        grad_scaler=None, rng={}, seed=seed, device=device, precision="float64 (classical method, no training)",
+        metrics={},
+    )
     print(f"train@{experiment.name}: '{model.registered_name}' is a classical method; nothing to train")
     return TrainResult(step=0, completed=True, checkpoint_path=path, device=device, precision="none", phase="none",
                        resumed_from=None, wall_seconds=0.0, steps_per_second=math.nan, metrics={})

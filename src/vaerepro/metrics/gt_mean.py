@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaerepro.pixels import to_uint8
+
 GT_MEAN_CONVENTION = (
     "gt-mean: output scaled by mean BT.601 luma (0.299R+0.587G+0.114B) of reference / of output, "
     "clipped to [0,1], re-quantised to 8 bits, then the metric"
@@ -36,5 +38,4 @@ def match_reference_mean(output: np.ndarray, reference: np.ndarray) -> np.ndarra
     if output_mean <= 0:
         return output.copy()  # an all-black output has no brightness to rescale
     scale = _mean_gray(reference) / output_mean
-    scaled = np.clip(output.astype(np.float64) / 255.0 * scale, 0.0, 1.0)
-    return np.rint(scaled * 255.0).astype(np.uint8)
+    return to_uint8(output.astype(np.float64) / 255.0 * scale)  # clipped to [0, 1], re-quantised

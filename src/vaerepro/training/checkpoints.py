@@ -17,7 +17,11 @@ A checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``) hol
 ``git_revision``    the code revision (:mod:`vaerepro.revision`), or ``"unknown"``
 ``torch_version``   ``torch.__version__``; ``created``: UTC ISO time
 ``metrics``         the last logged mean of each loss term
+``identity``        data/code identity of the run (trained models only; see
+                    :func:`vaerepro.experiment.train.run_identity`)
 ==================  =============================================================
+
+:func:`write_checkpoint` is the one place that assembles these keys and writes them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 import torch
 
+from vaerepro.models.base import RegisteredModel
 from vaerepro.models.registry import build_model
 from vaerepro.revision import code_revision
 
@@ -47,13 +52,57 @@ class CheckpointUnusable(ValueError):
     (full disk, read-only folder); the message names the file and what to do."""
 
 
-def git_revision() -> str:
-    """The code revision (see :mod:`vaerepro.revision`), the same string the metrics records carry."""
-    return code_revision()
-
-
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def write_checkpoint(
+    path: str | Path,
+    model: RegisteredModel,
+    *,
+    step: int,
+    phase: str,
+    total_steps: int,
+    settings: dict[str, Any],
+    optimizers: dict[str, Any],
+    grad_scaler: dict[str, Any] | None,
+    rng: dict[str, Any],
+    seed: int,
+    device: str,
+    precision: str,
+    metrics: dict[str, float],
+    identity: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s checkpoint (the keys in the module docstring) atomically to ``path``.
+
+    Adds what every checkpoint carries: format and version, the model's registry name, options
+    and state, the code revision (:func:`vaerepro.revision.code_revision`, the call the metrics
+    records make), the torch version and the time. ``identity`` is stored only when given.
+    """
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_name": model.registered_name,
+        "model_options": model.plain_options(),
+        "model_state": model.state_dict(),
+        "step": step,
+        "phase": phase,
+        "total_steps": total_steps,
+        "settings": settings,
+        "optimizers": optimizers,
+        "grad_scaler": grad_scaler,
+        "rng": rng,
+        "seed": seed,
+        "device": device,
+        "precision": precision,
+        "git_revision": code_revision(),
+        "torch_version": str(torch.__version__),
+        "created": utc_now(),
+        "metrics": metrics,
+    }
+    if identity is not None:
+        payload["identity"] = identity
+    return save_checkpoint(path, payload)
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:

@@ -18,15 +18,11 @@ from vaerepro.models.phases import OptimizerGroup, Phase, PhaseSpan, phase_at, p
 from vaerepro.structured import to_plain
 from vaerepro.training.checkpoints import (
     CHECKPOINT_NAME,
-    FORMAT,
-    FORMAT_VERSION,
     CheckpointMismatchError,
     CheckpointUnusable,
     check_same_model,
-    git_revision,
     read_checkpoint,
-    save_checkpoint,
-    utc_now,
+    write_checkpoint,
 )
 from vaerepro.training.device import Precision, choose_device, choose_precision
 from vaerepro.training.metrics_log import MetricsLogger
@@ -156,29 +152,22 @@ class _Run:
         return phase_at(self.spans, max(self.step - 1, 0)).phase.name
 
     def save(self, rng_state: dict[str, Any]) -> None:
-        payload = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model_name": self.model.registered_name,
-            "model_options": self.model.plain_options(),
-            "model_state": self.model.state_dict(),
-            "step": self.step,
-            "phase": self.phase_of_last_step(),
-            "total_steps": self.settings.steps,
-            "settings": to_plain(self.settings),
-            "optimizers": {key: optimizer.state_dict() for key, optimizer in self.optimizers.items()},
-            "grad_scaler": None if self.precision.scaler is None else self.precision.scaler.state_dict(),
-            "rng": rng_state,
-            "seed": self.seed,
-            "device": str(self.device),
-            "precision": self.precision.name,
-            "git_revision": git_revision(),
-            "torch_version": str(torch.__version__),
-            "created": utc_now(),
-            "metrics": dict(self.metrics),
-            "identity": dict(self.identity),
-        }
-        save_checkpoint(self.checkpoint_path, payload)
+        write_checkpoint(
+            self.checkpoint_path,
+            self.model,
+            step=self.step,
+            phase=self.phase_of_last_step(),
+            total_steps=self.settings.steps,
+            settings=to_plain(self.settings),
+            optimizers={key: optimizer.state_dict() for key, optimizer in self.optimizers.items()},
+            grad_scaler=None if self.precision.scaler is None else self.precision.scaler.state_dict(),
+            rng=rng_state,
+            seed=self.seed,
+            device=str(self.device),
+            precision=self.precision.name,
+            metrics=dict(self.metrics),
+            identity=dict(self.identity),
+        )
         self.last_checkpoint_step = self.step
 
     def resume(self) -> int:

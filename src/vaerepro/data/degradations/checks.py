@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaerepro.pixels import to_uint8
+
 
 def check_images(images: np.ndarray, *, rgb: bool = False) -> None:
     """Require uint8 (N, H, W, C) with C in {1, 3} (C = 3 when ``rgb``)."""
@@ -18,7 +20,7 @@ def check_images(images: np.ndarray, *, rgb: bool = False) -> None:
 
 
 def finish(values: np.ndarray, quantize: bool) -> np.ndarray:
-    """float32 on the 0–255 scale, or clipped and rounded uint8 when ``quantize``."""
+    """float32 on the 0–255 scale, or uint8 when ``quantize`` (:func:`vaerepro.pixels.to_uint8`: clipped, rounded half to even)."""
     if quantize:
-        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return to_uint8(values, peak=255.0)
     return values.astype(np.float32)

@@ -26,6 +26,7 @@ import torch
 
 from vaerepro.evaluation.extras import register_evaluation
 from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext, RestorationExtras
+from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
 from vaerepro.records import measured, not_measured
 
@@ -47,11 +48,6 @@ def _centre_crop(image: np.ndarray, multiple: int) -> np.ndarray | None:
         return None
     top, left = (height - side_height) // 2, (width - side_width) // 2
     return image[top : top + side_height, left : left + side_width]
-
-
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """float (N, C, H, W) in [0, 1] → uint8 (N, H, W, C)."""
-    return images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 @register_evaluation("divnoising")
@@ -115,7 +111,7 @@ def posterior_sample_extras(model: DivNoising, context: RestorationContext) -> R
                     .div(255.0),
                 ]
             )
-            rows.append(_to_uint8(columns))
+            rows.append(to_uint8_images(columns))
             labels.append(str(context.names[index])[:13])
     finally:
         model.train(was_training)

@@ -18,6 +18,7 @@ from vaerepro.evaluation.extras import register_evaluation
 from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext, RestorationExtras
 from vaerepro.evaluation.windows import most_textured_window
 from vaerepro.image_grids import save_grid
+from vaerepro.pixels import to_uint8
 
 JPEG_BLOCK = 8
 FIGURE_NAME = "artefact_closeup.png"
@@ -53,7 +54,7 @@ def save_artefact_closeup(context: RestorationContext, *, crop_size: int = 64, z
         top, left = most_textured_window(reference, size, stride=JPEG_BLOCK)
         window = (slice(top, top + size), slice(left, left + size))
         gain = float(reference.mean()) / max(float(source.mean()), 1.0)
-        brightened = np.clip(source.astype(np.float64) * gain, 0, 255).round().astype(np.uint8)
+        brightened = to_uint8(source.astype(np.float64) * gain, peak=255.0)
         crops = [source[window], brightened[window], output[window], reference[window]]
         rows.append(np.stack([_zoom(crop, zoom) for crop in crops]))
         labels.append(f"{context.names[index]}\n({top},{left})")

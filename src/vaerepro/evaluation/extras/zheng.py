@@ -46,6 +46,7 @@ from vaerepro.metrics.noise_gaussianity import (
     histogram_kl_to_gaussian,
 )
 from vaerepro.models.restoration import pad_to_multiple
+from vaerepro.pixels import to_uint8
 from vaerepro.records import measured, not_measured
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def _residual_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     difference = np.abs(image.astype(np.float64) - reference.astype(np.float64)).mean(
         axis=-1, keepdims=True
     )
-    return np.clip(difference * RESIDUAL_GAIN, 0, 255).round().astype(np.uint8)
+    return to_uint8(difference * RESIDUAL_GAIN, peak=255.0)
 
 
 def save_residual_maps(path, context: RestorationContext):
