@@ -85,7 +85,9 @@ def run_scenario(name: str, num_samples: int, repeats: int, reference_repeats: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of our function (default 5)")
-    parser.add_argument("--reference-repeats", type=int, default=2, help="timed runs of pytorch-fid's (default 2; ~1 min each)")
+    parser.add_argument(
+        "--reference-repeats", type=int, default=2, help="timed runs of pytorch-fid's (default 2; ~1 min each)"
+    )
     arguments = parser.parse_args()
     machine = describe_machine()
     scenarios = [

@@ -105,11 +105,17 @@ def time_vaerepro(files: list[Path], arrays: np.ndarray, batch_size: int) -> dic
     from_arrays = extract_inception_outputs(arrays, model, batch_size=batch_size, progress=True)
     arrays_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    from_folder = extract_inception_outputs(iterate_rgb_batches(files, batch_size), model, batch_size=batch_size,
-                                            progress=True, total=len(files))
+    from_folder = extract_inception_outputs(
+        iterate_rgb_batches(files, batch_size), model, batch_size=batch_size, progress=True, total=len(files)
+    )
     folder_seconds = time.perf_counter() - start
-    return {"model": model, "arrays_seconds": arrays_seconds, "folder_seconds": folder_seconds,
-            "features": from_folder.features, "array_features": from_arrays.features}
+    return {
+        "model": model,
+        "arrays_seconds": arrays_seconds,
+        "folder_seconds": folder_seconds,
+        "features": from_folder.features,
+        "array_features": from_arrays.features,
+    }
 
 
 def time_pytorch_fid(files: list[Path], batch_size: int) -> tuple[float, np.ndarray]:
@@ -127,7 +133,18 @@ def time_pytorch_fid(files: list[Path], batch_size: int) -> tuple[float, np.ndar
 def time_pytorch_fid_cli(folder: Path, output: Path, batch_size: int) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pytorch_fid", "--save-stats", "--device", "cpu", "--batch-size", str(batch_size), str(folder), str(output)],
+        [
+            sys.executable,
+            "-m",
+            "pytorch_fid",
+            "--save-stats",
+            "--device",
+            "cpu",
+            "--batch-size",
+            str(batch_size),
+            str(folder),
+            str(output),
+        ],
         check=True,
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,
@@ -153,11 +170,18 @@ def main() -> None:
         count = len(files)
         print(f"{count} images, torch threads {machine['torch_threads']}", flush=True)
         ours = time_vaerepro(files, arrays, arguments.batch_size)
-        print(f"vaerepro: {count / ours['arrays_seconds']:.2f} img/s from arrays, "
-              f"{count / ours['folder_seconds']:.2f} img/s from PNGs", flush=True)
+        print(
+            f"vaerepro: {count / ours['arrays_seconds']:.2f} img/s from arrays, "
+            f"{count / ours['folder_seconds']:.2f} img/s from PNGs",
+            flush=True,
+        )
         reference_seconds, reference_features = time_pytorch_fid(files, arguments.batch_size)
         print(f"pytorch-fid get_activations: {count / reference_seconds:.2f} img/s", flush=True)
-        cli_seconds = None if arguments.skip_cli else time_pytorch_fid_cli(root / "images", root / "stats.npz", arguments.batch_size)
+        cli_seconds = (
+            None
+            if arguments.skip_cli
+            else time_pytorch_fid_cli(root / "images", root / "stats.npz", arguments.batch_size)
+        )
         if cli_seconds is not None:
             print(f"python -m pytorch_fid --save-stats: {count / cli_seconds:.2f} img/s end to end", flush=True)
         bound = flop_bound(ours["model"], machine["torch_threads"])
@@ -173,19 +197,37 @@ def main() -> None:
         "pytorch_fid_in_process": {"seconds": reference_seconds, "images_per_second": count / reference_seconds},
         "pytorch_fid_cli": None
         if cli_seconds is None
-        else {"seconds": cli_seconds, "images_per_second": count / cli_seconds, "includes": "interpreter start, model load"},
+        else {
+            "seconds": cli_seconds,
+            "images_per_second": count / cli_seconds,
+            "includes": "interpreter start, model load",
+        },
         "speedup_vs_pytorch_fid_in_process": reference_seconds / ours["folder_seconds"],
         "flop_bound": {**bound, "fraction_reached": our_rate / bound["flop_bound_images_per_second"]},
         "feature_max_abs_difference": float(np.abs(ours["features"] - reference_features).max()),
         "feature_max_abs_difference_arrays_vs_folder": float(np.abs(ours["features"] - ours["array_features"]).max()),
         "feature_max_abs_value": float(np.abs(reference_features).max()),
         "command": f"uv run python benchmarks/inception_throughput.py --num-images {count}"
-                   + (" --skip-cli" if arguments.skip_cli else ""),
+        + (" --skip-cli" if arguments.skip_cli else ""),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(json.dumps({k: document[k] for k in ("vaerepro_arrays", "vaerepro_folder", "pytorch_fid_in_process",
-                                               "pytorch_fid_cli", "flop_bound", "feature_max_abs_difference")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: document[k]
+                for k in (
+                    "vaerepro_arrays",
+                    "vaerepro_folder",
+                    "pytorch_fid_in_process",
+                    "pytorch_fid_cli",
+                    "flop_bound",
+                    "feature_max_abs_difference",
+                )
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {RESULTS}")
 
 

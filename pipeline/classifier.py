@@ -28,12 +28,21 @@ def main() -> None:
     with reported_errors(f"classifier@{arguments.dataset}"):
         params = load_params(arguments.params)
         experiment = resolve_classifier(params, arguments.dataset)
-        result = train_experiment(experiment, params, Path("models/classifiers") / arguments.dataset,
-                                  restart_if_complete="DVC_STAGE" in os.environ)
+        result = train_experiment(
+            experiment,
+            params,
+            Path("models/classifiers") / arguments.dataset,
+            restart_if_complete="DVC_STAGE" in os.environ,
+        )
         started = time.perf_counter()
         metrics = evaluate_classifier(result.checkpoint_path, experiment.split("test"))
-    provenance = provenance_for(experiment, params, result.checkpoint_path, train_seconds=result.wall_seconds,
-                                evaluate_seconds=time.perf_counter() - started)
+    provenance = provenance_for(
+        experiment,
+        params,
+        result.checkpoint_path,
+        train_seconds=result.wall_seconds,
+        evaluate_seconds=time.perf_counter() - started,
+    )
     write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json", MetricsRecord(provenance, metrics))
     print(f"classifier@{arguments.dataset}: test accuracy {metrics['test_accuracy']['value']:.4f}")
 

@@ -30,8 +30,11 @@ def main() -> None:
         experiment = resolve(params, arguments.experiment)
         record = evaluate_experiment(experiment, params, reports_root=arguments.reports_root)
     write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json", record)
-    headline = {key: round(entry["value"], 4) for key, entry in record.metrics.items()
-                if entry["value"] is not None and "@" not in key}
+    headline = {
+        key: round(entry["value"], 4)
+        for key, entry in record.metrics.items()
+        if entry["value"] is not None and "@" not in key
+    }
     print(f"evaluate@{experiment.name} ({experiment.task}): {headline}")
 
 

@@ -49,23 +49,41 @@ def main() -> None:
         for split in (settings.split, settings.floor_split):
             array = load_split(prepared, split)["images"]
             if len(array) < count:
-                raise FidReferenceError(f"{arguments.dataset}/{split} has {len(array)} images, fewer than fid.count "
-                                        f"{count} for the {params.profile} profile")
+                raise FidReferenceError(
+                    f"{arguments.dataset}/{split} has {len(array)} images, fewer than fid.count "
+                    f"{count} for the {params.profile} profile"
+                )
             images[split] = array[:count]
         model = load_fid_inception(PIPELINE_WEIGHTS, device)
-        reference = compute_reference(arguments.dataset, images[settings.split], images[settings.floor_split], model,
-                                      split=settings.split, floor_split=settings.floor_split,
-                                      batch_size=params.fid.batch_size)
+        reference = compute_reference(
+            arguments.dataset,
+            images[settings.split],
+            images[settings.floor_split],
+            model,
+            split=settings.split,
+            floor_split=settings.floor_split,
+            batch_size=params.fid.batch_size,
+        )
         save_reference(reference, reference_path(arguments.dataset))
         summary = read_summary(prepared)
     seconds = time.perf_counter() - started
-    write_json(arguments.reports_root / "fid" / f"{arguments.dataset}.json", {
-        **reference.record, "data_variant": summary["variant"], "dataset_sha256": summary["sha256"],
-        "profile": params.profile, "device": str(device), "git_revision": code_revision(),
-        "wall_time_seconds": seconds, "environment": environment(),
-    })
-    print(f"fid_reference@{arguments.dataset}: floor FID@{count} = {reference.record['floor']:.2f} "
-          f"({reference.record['floor_description']}) in {seconds:.0f} s")
+    write_json(
+        arguments.reports_root / "fid" / f"{arguments.dataset}.json",
+        {
+            **reference.record,
+            "data_variant": summary["variant"],
+            "dataset_sha256": summary["sha256"],
+            "profile": params.profile,
+            "device": str(device),
+            "git_revision": code_revision(),
+            "wall_time_seconds": seconds,
+            "environment": environment(),
+        },
+    )
+    print(
+        f"fid_reference@{arguments.dataset}: floor FID@{count} = {reference.record['floor']:.2f} "
+        f"({reference.record['floor_description']}) in {seconds:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@ def main() -> None:
     with reported_errors("fid_weights"):
         weights = read_wheel_weights()
         record = write_converted_weights(arguments.output, weights)
-    print(f"fid_weights: {record['tensor_count']} tensors from {record['source']} (sha256 {record['source_sha256'][:12]}…) "
-          f"→ {arguments.output} (sha256 {record['weights_sha256'][:12]}…) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"fid_weights: {record['tensor_count']} tensors from {record['source']} (sha256 {record['source_sha256'][:12]}…) "
+        f"→ {arguments.output} (sha256 {record['weights_sha256'][:12]}…) in {time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def main() -> None:
     with reported_errors(f"local_copy@{arguments.dataset}"):
         params = load_params(arguments.params)
         params.dataset(arguments.dataset)  # an unknown name fails here, naming the datasets
-        manifest = write_local_copy_manifest(arguments.dataset, params, arguments.output_root / f"{arguments.dataset}.json")
+        manifest = write_local_copy_manifest(
+            arguments.dataset, params, arguments.output_root / f"{arguments.dataset}.json"
+        )
     where = f"{len(manifest['files'])} file(s)" if manifest["present"] else "no local copy"
     print(f"local_copy@{arguments.dataset}: {where}")
 

@@ -35,8 +35,7 @@ def main() -> None:
     )
     counts = ", ".join(f"{name} {split['count']}" for name, split in summary["splits"].items())
     print(
-        f"prepare@{arguments.dataset}: {counts} (variant {summary['variant']}) "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"prepare@{arguments.dataset}: {counts} (variant {summary['variant']}) in {time.perf_counter() - started:.1f} s"
     )
 
 

@@ -29,8 +29,12 @@ def main() -> None:
     arguments = parser.parse_args()
 
     with reported_errors("report"):  # a mistyped key in the params files, as in every stage
-        report = build_report(arguments.reports_root, arguments.repository_root, arguments.claims,
-                              None if arguments.dvc == "none" else arguments.dvc)
+        report = build_report(
+            arguments.reports_root,
+            arguments.repository_root,
+            arguments.claims,
+            None if arguments.dvc == "none" else arguments.dvc,
+        )
     with atomic_file(arguments.reports_root / "report.md", "w") as handle:
         handle.write(render_markdown(report))
     with atomic_file(arguments.reports_root / "index.html", "w") as handle:

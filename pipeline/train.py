@@ -30,8 +30,13 @@ def main() -> None:
         experiment = resolve(params, arguments.experiment)
         # Under DVC (which sets DVC_STAGE) a finished run in the persistent output is started over:
         # DVC re-runs a stage only when something it depends on changed.
-        result = train_experiment(experiment, params, arguments.models_root / arguments.experiment,
-                                  stop_at_step=arguments.stop_at_step, restart_if_complete="DVC_STAGE" in os.environ)
+        result = train_experiment(
+            experiment,
+            params,
+            arguments.models_root / arguments.experiment,
+            stop_at_step=arguments.stop_at_step,
+            restart_if_complete="DVC_STAGE" in os.environ,
+        )
     print(
         f"train@{arguments.experiment}: step {result.step}/{experiment.train.steps if experiment.train else 0} on {result.device} "
         f"({result.precision}) in {result.wall_seconds:.1f} s, {result.steps_per_second:.1f} steps/s; "

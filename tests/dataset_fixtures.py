@@ -36,9 +36,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def write_mnist(
-    directory: Path, train_count: int = 30, test_count: int = 10
-) -> dict[str, dict[str, str]]:
+def write_mnist(directory: Path, train_count: int = 30, test_count: int = 10) -> dict[str, dict[str, str]]:
     """Write the four MNIST files; return {file name: {md5, sha256}} of what was written."""
     rng = np.random.default_rng(RNG_SEED)
     directory.mkdir(parents=True, exist_ok=True)
@@ -117,9 +115,7 @@ def write_cifar_jpeg_archives(directory: Path, per_class: int = 2) -> None:
     )
     (directory / "jpeg_q75").mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):
-        with tarfile.open(
-            directory / "jpeg_q75" / f"CIFAR-10-images_{split}_jpg.tar.gz", "w:gz"
-        ) as archive:
+        with tarfile.open(directory / "jpeg_q75" / f"CIFAR-10-images_{split}_jpg.tar.gz", "w:gz") as archive:
             for class_name in classes:
                 for index in range(per_class):
                     data = png_bytes(random_image(rng, 32, 32), "JPEG")
@@ -128,9 +124,7 @@ def write_cifar_jpeg_archives(directory: Path, per_class: int = 2) -> None:
                     archive.addfile(info, io.BytesIO(data))
 
 
-def write_image_folder(
-    directory: Path, names: list[str], size: tuple[int, int], seed: int, fmt: str = "PNG"
-) -> None:
+def write_image_folder(directory: Path, names: list[str], size: tuple[int, int], seed: int, fmt: str = "PNG") -> None:
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -156,9 +150,7 @@ def write_lol_zip(directory: Path, path: Path, **counts: int) -> None:
 def write_euvp_funiegan(directory: Path, pairs: int = 4) -> None:
     names = [f"{index}.jpg" for index in range(1, pairs + 1)]
     write_image_folder(directory / "funiegan_data_test" / "A", names, (32, 32), seed=3, fmt="JPEG")
-    write_image_folder(
-        directory / "funiegan_data_test" / "GTr_A", names, (32, 32), seed=4, fmt="JPEG"
-    )
+    write_image_folder(directory / "funiegan_data_test" / "GTr_A", names, (32, 32), seed=4, fmt="JPEG")
 
 
 def write_cc15(directory: Path, pairs: int = 3) -> None:

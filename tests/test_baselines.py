@@ -11,7 +11,9 @@ from vaerepro.baselines.enhance import auto_gamma, clahe, gray_world, histogram_
 
 def smooth_image(size: int = 64) -> np.ndarray:
     ramp = np.linspace(0.2, 0.8, size)
-    return np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (size, 1)), np.tile(ramp[:, None], (1, size))], axis=-1)
+    return np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.tile(ramp, (size, 1)), np.tile(ramp[:, None], (1, size))], axis=-1
+    )
 
 
 def test_noise_sigma_estimate_is_close_on_a_smooth_image():

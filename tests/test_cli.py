@@ -10,7 +10,10 @@ from vaerepro import cli
 
 def test_with_profile_changes_only_the_top_level_profile():
     text = "# my comment\nseed: 1\nprofile: full   # which profile\nexperiments:\n  x: {profile: full}\n"
-    assert cli.with_profile(text, "smoke") == "# my comment\nseed: 1\nprofile: smoke   # which profile\nexperiments:\n  x: {profile: full}\n"
+    assert (
+        cli.with_profile(text, "smoke")
+        == "# my comment\nseed: 1\nprofile: smoke   # which profile\nexperiments:\n  x: {profile: full}\n"
+    )
     with pytest.raises(ValueError, match="no top-level 'profile:'"):
         cli.with_profile("seed: 1\n", "smoke")
 

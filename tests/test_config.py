@@ -35,7 +35,9 @@ def test_unknown_top_level_key_names_key_and_file(tmp_path):
 def test_unknown_nested_key_gives_full_path_and_the_datasets_file(tmp_path):
     data = repository_params()
     data["datasets"]["mnist"]["validaton_count"] = 10
-    with pytest.raises(ConfigError, match=r"'datasets.mnist.validaton_count' in .*datasets.yaml;.*allowed keys.*validation_count"):
+    with pytest.raises(
+        ConfigError, match=r"'datasets.mnist.validaton_count' in .*datasets.yaml;.*allowed keys.*validation_count"
+    ):
         load_params(write(tmp_path, data))
 
 
@@ -50,7 +52,9 @@ def test_datasets_in_params_yaml_points_to_the_registry(tmp_path):
     data = repository_params()
     path = write(tmp_path, data)
     path.write_text(path.read_text() + yaml.safe_dump({"datasets": data["datasets"]}))
-    with pytest.raises(ConfigError, match=r"'datasets' in .*params.yaml: the dataset registry .* belongs in .*datasets.yaml"):
+    with pytest.raises(
+        ConfigError, match=r"'datasets' in .*params.yaml: the dataset registry .* belongs in .*datasets.yaml"
+    ):
         load_params(path)
 
 
@@ -73,14 +77,19 @@ def test_registry_path_can_be_given(tmp_path):
     data["datasets"]["mnist"]["validation_count"] = 7
     write(tmp_path / "elsewhere", data)
     params = load_params(REPOSITORY / "params.yaml", datasets_path=tmp_path / "elsewhere" / "datasets.yaml")
-    assert params.datasets["mnist"].validation_count == 7 and params.experiments == load_params(REPOSITORY / "params.yaml").experiments
+    assert (
+        params.datasets["mnist"].validation_count == 7
+        and params.experiments == load_params(REPOSITORY / "params.yaml").experiments
+    )
 
 
 def test_train_dataset_is_required(tmp_path):
     # dvc.yaml interpolates ${item.train_dataset}; DVC has no default for a missing key.
     data = repository_params()
     del data["experiments"]["vae-mnist"]["train_dataset"]
-    with pytest.raises(ConfigError, match=r"missing required key 'experiments.vae-mnist.train_dataset' in .*params.yaml"):
+    with pytest.raises(
+        ConfigError, match=r"missing required key 'experiments.vae-mnist.train_dataset' in .*params.yaml"
+    ):
         load_params(write(tmp_path, data))
 
 
@@ -111,14 +120,21 @@ def test_unknown_dataset(tmp_path):
 
 
 def test_experiment_must_name_a_defined_dataset(tmp_path):
-    data = repository_params() | {"experiments": {"vae-svhn": {"model": "vae", "dataset": "svhn", "train_dataset": "svhn"}}}
-    with pytest.raises(ConfigError, match=r"'experiments.vae-svhn.dataset' in .*params.yaml .*not defined under 'datasets' in .*datasets.yaml"):
+    data = repository_params() | {
+        "experiments": {"vae-svhn": {"model": "vae", "dataset": "svhn", "train_dataset": "svhn"}}
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"'experiments.vae-svhn.dataset' in .*params.yaml .*not defined under 'datasets' in .*datasets.yaml",
+    ):
         load_params(write(tmp_path, data))
 
 
 def test_experiment_unknown_profile(tmp_path):
     data = repository_params() | {
-        "experiments": {"vae-mnist": {"model": "vae", "dataset": "mnist", "train_dataset": "mnist", "train": {"medium": {}}}}
+        "experiments": {
+            "vae-mnist": {"model": "vae", "dataset": "mnist", "train_dataset": "mnist", "train": {"medium": {}}}
+        }
     }
     with pytest.raises(ConfigError, match="experiments.vae-mnist.train.medium"):
         load_params(write(tmp_path, data))

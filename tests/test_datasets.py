@@ -26,8 +26,7 @@ def run(tmp_path: Path, params, name: str) -> dict:
 def mnist_sources(written: dict) -> dict:
     return {
         "files": [
-            {"name": name, "md5": digests["md5"], "sha256": digests["sha256"]}
-            for name, digests in written.items()
+            {"name": name, "md5": digests["md5"], "sha256": digests["sha256"]} for name, digests in written.items()
         ]
     }
 
@@ -56,12 +55,8 @@ def test_mnist_images_round_trip_exactly(tmp_path, write_params):
     written = fixtures.write_mnist(tmp_path / "local" / "mnist")
     params = write_params(datasets={"mnist": mnist_sources(written) | {"validation_count": 0}})
     run(tmp_path, params, "mnist")
-    expected = np.random.default_rng(fixtures.RNG_SEED).integers(
-        0, 256, size=(30, 28, 28), dtype=np.uint8
-    )
-    assert np.array_equal(
-        load_split(tmp_path / "prepared" / "mnist", "train")["images"][..., 0], expected
-    )
+    expected = np.random.default_rng(fixtures.RNG_SEED).integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+    assert np.array_equal(load_split(tmp_path / "prepared" / "mnist", "train")["images"][..., 0], expected)
 
 
 def test_local_copy_checksum_mismatch_names_both_hashes_and_uses_nothing(tmp_path, write_params):
@@ -71,13 +66,9 @@ def test_local_copy_checksum_mismatch_names_both_hashes_and_uses_nothing(tmp_pat
     params = write_params(datasets={"mnist": sources})
     with pytest.raises(ChecksumMismatch) as caught:
         fetch("mnist", params, tmp_path / "raw", tmp_path / "downloads")
-    assert "f" * 64 in str(caught.value) and written["train-images-idx3-ubyte.gz"]["sha256"] in str(
-        caught.value
-    )
+    assert "f" * 64 in str(caught.value) and written["train-images-idx3-ubyte.gz"]["sha256"] in str(caught.value)
     assert not (tmp_path / "raw" / "mnist").exists()
-    assert (
-        tmp_path / "local" / "mnist" / "train-images-idx3-ubyte.gz"
-    ).exists()  # a user's file is never touched
+    assert (tmp_path / "local" / "mnist" / "train-images-idx3-ubyte.gz").exists()  # a user's file is never touched
 
 
 def test_downloaded_file_with_bad_checksum_is_moved_aside(tmp_path, write_params):
@@ -98,11 +89,7 @@ def test_manual_dataset_missing_gives_instructions(tmp_path, write_params):
     with pytest.raises(MissingDatasetFile) as caught:
         fetch("lol", params, tmp_path / "raw", tmp_path / "downloads")
     message = str(caught.value)
-    assert (
-        "LOLdataset.zip" in message
-        and str(tmp_path / "downloads" / "lol") in message
-        and "local_copy" in message
-    )
+    assert "LOLdataset.zip" in message and str(tmp_path / "downloads" / "lol") in message and "local_copy" in message
 
 
 def test_truncated_idx_is_a_clear_error_and_leaves_no_prepared_dir(tmp_path, write_params):
@@ -141,9 +128,7 @@ def test_cifar10_official_archive_verifies_members_before_unpickling(tmp_path, w
     expected_first = np.random.default_rng(fixtures.RNG_SEED)
     for _ in range(5):  # the five training batches were drawn first
         expected_first.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)
-    assert np.array_equal(
-        test["images"], expected_first.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)
-    )
+    assert np.array_equal(test["images"], expected_first.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8))
 
 
 def test_cifar10_member_with_wrong_md5_is_never_unpickled(tmp_path, write_params, monkeypatch):
@@ -170,9 +155,7 @@ def test_cifar10_member_with_wrong_md5_is_never_unpickled(tmp_path, write_params
 def test_cifar10_jpeg_copy_is_marked_lossy_everywhere(tmp_path, write_params):
     fixtures.write_cifar_jpeg_archives(tmp_path / "local" / "cifar10", per_class=2)
     (tmp_path / "local" / "cifar10" / "cifar-10-batches-py").mkdir()
-    (tmp_path / "local" / "cifar10" / "cifar-10-batches-py" / "batches.meta").write_bytes(
-        b"meta only"
-    )
+    (tmp_path / "local" / "cifar10" / "cifar-10-batches-py" / "batches.meta").write_bytes(b"meta only")
     params = write_params(datasets={"cifar10": {"validation_count": 2}})
     summary = run(tmp_path, params, "cifar10")
     assert summary["variant"] == "lossy-jpeg-q75"
@@ -273,9 +256,7 @@ def test_known_copy_manifest_verifies_listed_files(tmp_path, write_params):
     fixtures.write_cc15(tmp_path / "local" / "cc15", pairs=2)
     manifest = tmp_path / "cc15.sha256"
     files = sorted((tmp_path / "local" / "cc15").iterdir())
-    manifest.write_text(
-        "".join(f"{fixtures.sha256(path.read_bytes())}  {path.name}\n" for path in files[:3])
-    )
+    manifest.write_text("".join(f"{fixtures.sha256(path.read_bytes())}  {path.name}\n" for path in files[:3]))
     params = write_params(datasets={"cc15": {"checksum_manifest": str(manifest)}})
     record = fetch("cc15", params, tmp_path / "raw", tmp_path / "downloads")
     assert record["verification"] == {
@@ -298,12 +279,8 @@ def test_raw_output_depends_on_content_only(tmp_path, write_params):
     """Same files from two different local paths → byte-identical raw output (stable DVC hash)."""
     for copy in ("a", "b"):
         fixtures.write_cc15(tmp_path / copy / "cc15", pairs=2)
-    first = fetch(
-        "cc15", write_params(local_copy=str(tmp_path / "a")), tmp_path / "raw1", tmp_path / "dl"
-    )
-    second = fetch(
-        "cc15", write_params(local_copy=str(tmp_path / "b")), tmp_path / "raw2", tmp_path / "dl"
-    )
+    first = fetch("cc15", write_params(local_copy=str(tmp_path / "a")), tmp_path / "raw1", tmp_path / "dl")
+    second = fetch("cc15", write_params(local_copy=str(tmp_path / "b")), tmp_path / "raw2", tmp_path / "dl")
     assert first == second
     assert (tmp_path / "raw1" / "cc15" / "source.json").read_bytes() == (
         tmp_path / "raw2" / "cc15" / "source.json"
@@ -350,16 +327,11 @@ def test_lol_corrupt_test_image_is_skipped_and_recorded(tmp_path, write_params, 
     (skipped,) = summary["splits"]["test"]["skipped"]
     assert skipped["name"] == "2.png"
     assert "eval15/low/2.png" in skipped["error"] and "truncated" in skipped["error"]
-    assert (
-        "skipped" not in summary["splits"]["train"]
-        and "skipped" not in summary["splits"]["validation"]
-    )
+    assert "skipped" not in summary["splits"]["train"] and "skipped" not in summary["splits"]["validation"]
     # The marker says the test set lacks a pair, whatever the training set's own subset marker.
     assert summary["variant"] == "subset-our485-6-of-485+subset-1-pairs-skipped"
     written = json.loads((tmp_path / "prepared" / "lol" / "summary.json").read_text())
-    assert (
-        written["splits"]["test"]["skipped"] == [skipped] and written["sha256"] == summary["sha256"]
-    )
+    assert written["splits"]["test"]["skipped"] == [skipped] and written["sha256"] == summary["sha256"]
     test = load_split(tmp_path / "prepared" / "lol", "test")
     assert test.names == ["1.png", "3.png"]
     assert np.array_equal(test["inputs"], lol_expected([1, 3], "low"))
@@ -450,9 +422,7 @@ def test_lol_all_test_pairs_corrupt_is_a_clear_error(tmp_path, write_params):
 
 def test_euvp_corrupt_jpeg_is_skipped(tmp_path, write_params):
     fixtures.write_euvp_funiegan(tmp_path / "local" / "euvp", pairs=4)
-    fixtures.truncate_file(
-        tmp_path / "local" / "euvp" / "funiegan_data_test" / "GTr_A" / "3.jpg", keep=0.2
-    )
+    fixtures.truncate_file(tmp_path / "local" / "euvp" / "funiegan_data_test" / "GTr_A" / "3.jpg", keep=0.2)
     summary = run(tmp_path, write_params(), "euvp")
     assert summary["splits"]["test"]["count"] == 3
     assert [item["name"] for item in summary["splits"]["test"]["skipped"]] == ["3.jpg"]
@@ -479,9 +449,7 @@ def test_cc15_all_crops_corrupt_is_a_clear_error(tmp_path, write_params):
         path.write_bytes(b"")
     params = write_params()
     fetch("cc15", params, tmp_path / "raw", tmp_path / "downloads")
-    with pytest.raises(
-        CorruptArchive, match=r"CC15: none of the 2 image pair\(s\).*the file is empty"
-    ):
+    with pytest.raises(CorruptArchive, match=r"CC15: none of the 2 image pair\(s\).*the file is empty"):
         prepare("cc15", params, tmp_path / "raw", tmp_path / "prepared")
 
 
@@ -509,7 +477,9 @@ def test_prepare_refuses_raw_files_changed_after_download_verified_them(tmp_path
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit: would decode to one silently corrupt image
     archive.write_bytes(bytes(data))
-    with pytest.raises(ChecksumMismatch, match=r"CIFAR-10-images_test_jpg.tar.gz \(changed since download@cifar10.*dvc checkout"):
+    with pytest.raises(
+        ChecksumMismatch, match=r"CIFAR-10-images_test_jpg.tar.gz \(changed since download@cifar10.*dvc checkout"
+    ):
         prepare("cifar10", params, tmp_path / "raw", tmp_path / "prepared")
     assert not (tmp_path / "prepared" / "cifar10").exists()
     archive.unlink()

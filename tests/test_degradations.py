@@ -90,7 +90,9 @@ def test_darken_matches_formula_without_noise(images):
     assert np.allclose(dark, expected, atol=1e-3)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((1, 4, 4, 3), np.float32), np.zeros((1, 4, 4, 2), np.uint8)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((1, 4, 4, 3), np.float32), np.zeros((1, 4, 4, 2), np.uint8)]
+)
 def test_bad_images_are_rejected(bad):
     with pytest.raises(ValueError):
         add_gaussian_noise(bad, sigma=10, seed=0)

@@ -76,21 +76,35 @@ def test_checksum_mismatch_moves_file_aside_and_shows_both_hashes(server, tmp_pa
 def test_interrupted_download_leaves_no_file(server, tmp_path):
     target = tmp_path / "file.bin"
     with pytest.raises(DatasetError, match="file.bin"):
-        download_file((f"{server}/truncated",), target, sha256=sha256(PAYLOAD), md5=None,
-                      attempts_per_url=2, backoff_seconds=0)
+        download_file(
+            (f"{server}/truncated",), target, sha256=sha256(PAYLOAD), md5=None, attempts_per_url=2, backoff_seconds=0
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_falls_back_to_next_mirror(server, tmp_path):
     target = tmp_path / "file.bin"
-    download_file((f"{server}/missing", f"{server}/file"), target, sha256=sha256(PAYLOAD), md5=None,
-                  attempts_per_url=1, backoff_seconds=0)
+    download_file(
+        (f"{server}/missing", f"{server}/file"),
+        target,
+        sha256=sha256(PAYLOAD),
+        md5=None,
+        attempts_per_url=1,
+        backoff_seconds=0,
+    )
     assert target.read_bytes() == PAYLOAD
 
 
 def test_no_network_points_to_local_copy(tmp_path):
     target = tmp_path / "file.bin"
     with pytest.raises(NoNetwork, match="local_copy"):
-        download_file((f"http://127.0.0.1:{free_port()}/file",), target, sha256=None, md5=None,
-                      attempts_per_url=2, backoff_seconds=0, timeout_seconds=2)
+        download_file(
+            (f"http://127.0.0.1:{free_port()}/file",),
+            target,
+            sha256=None,
+            md5=None,
+            attempts_per_url=2,
+            backoff_seconds=0,
+            timeout_seconds=2,
+        )
     assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vaerepro.evaluation import fid as fid_module
+from vaerepro.evaluation.extras import evaluation_for
 from vaerepro.evaluation.fid import (
     NO_LOGITS,
     FidReferenceError,
@@ -33,7 +34,9 @@ def reference(model):
     rng = np.random.default_rng(0)
     reference_images = rng.integers(0, 256, (4, 12, 12, 1), dtype=np.uint8)
     floor_images = rng.integers(0, 256, (4, 12, 12, 1), dtype=np.uint8)
-    return compute_reference("mnist", reference_images, floor_images, model, split="test", floor_split="train"), reference_images
+    return compute_reference(
+        "mnist", reference_images, floor_images, model, split="test", floor_split="train"
+    ), reference_images
 
 
 def test_reference_records_its_floor_count_and_weights(reference, tmp_path):
@@ -73,18 +76,26 @@ def test_scorer_refuses_fewer_images_than_n_and_other_weights(model, reference):
     with pytest.raises(FidReferenceError, match=f"computed with Inception weights sha256 {'f' * 64}"):
         FidScorer(model, stale)
     with pytest.raises(FidReferenceError, match="must be equal"):
-        compute_reference("mnist", np.zeros((4, 8, 8, 1), np.uint8), np.zeros((3, 8, 8, 1), np.uint8), model,
-                          split="test", floor_split="train")
+        compute_reference(
+            "mnist",
+            np.zeros((4, 8, 8, 1), np.uint8),
+            np.zeros((3, 8, 8, 1), np.uint8),
+            model,
+            split="test",
+            floor_split="train",
+        )
 
 
 def test_every_sample_set_gets_its_fid_or_the_reason(model, reference):
     result, _ = reference
-    evaluation = GenerativeEvaluation(samples={"samples": torch.rand(4, 1, 12, 12),
-                                               "samples_first_stage": torch.rand(4, 1, 12, 12)})
-    fid_measures(evaluation, FidScorer(model, result))
+    evaluation = GenerativeEvaluation(
+        samples={"samples": torch.rand(4, 1, 12, 12), "samples_first_stage": torch.rand(4, 1, 12, 12)}
+    )
+    descriptions = evaluation_for("two_stage_vae").sample_set_descriptions
+    fid_measures(evaluation, FidScorer(model, result), descriptions)
     assert set(evaluation.metrics) == {"fid", "fid_first_stage"}
     assert evaluation.metrics["fid_first_stage"]["sample_set"].startswith("first-stage samples")
-    fid_measures(evaluation, None)
+    fid_measures(evaluation, None, descriptions)
     assert evaluation.metrics["fid"]["value"] is None and "fid.reference" in evaluation.metrics["fid"]["not_measured"]
 
 

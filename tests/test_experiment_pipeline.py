@@ -41,11 +41,25 @@ def write_prepared(root: Path, name: str = "mnist", size: int = 8, train: int = 
         np.save(directory / "images.npy", images)
         np.save(directory / "labels.npy", labels)
         (directory / "names.json").write_text(json.dumps([str(i) for i in range(count)]))
-        splits[split] = {"count": count, "arrays": {
-            "images": {"shape": list(images.shape), "dtype": "uint8", "sha256": array_sha256(images)},
-            "labels": {"shape": list(labels.shape), "dtype": "int64", "sha256": array_sha256(labels)}}}
-    summary = {"dataset": name, "title": name, "paired": False, "variant": "official", "class_names": [],
-               "splits": splits, "sha256": "fixture", "source": {}, "split_seed": 0, "validation_count": 0}
+        splits[split] = {
+            "count": count,
+            "arrays": {
+                "images": {"shape": list(images.shape), "dtype": "uint8", "sha256": array_sha256(images)},
+                "labels": {"shape": list(labels.shape), "dtype": "int64", "sha256": array_sha256(labels)},
+            },
+        }
+    summary = {
+        "dataset": name,
+        "title": name,
+        "paired": False,
+        "variant": "official",
+        "class_names": [],
+        "splits": splits,
+        "sha256": "fixture",
+        "source": {},
+        "split_seed": 0,
+        "validation_count": 0,
+    }
     (root / name / "summary.json").write_text(json.dumps(summary))
 
 
@@ -56,17 +70,33 @@ def params_with(tmp_path: Path, experiments: dict, classifiers: dict | None = No
 
 
 def experiment_entry(model: str, options: dict) -> dict:
-    return {"model": model, "dataset": "mnist", "train_dataset": "mnist", "options": options,
-            "train": {"smoke": {**TINY_TRAIN, "dynamic_binarization": model != "two_stage_vae"}},
-            "evaluate": {"smoke": TINY_EVALUATE}}
+    return {
+        "model": model,
+        "dataset": "mnist",
+        "train_dataset": "mnist",
+        "options": options,
+        "train": {"smoke": {**TINY_TRAIN, "dynamic_binarization": model != "two_stage_vae"}},
+        "evaluate": {"smoke": TINY_EVALUATE},
+    }
 
 
 CASES = {
-    "vae2d-mnist": ("vae", {"latent_dim": 2, "hidden_channels": 4}, {"samples", "reconstructions", "interpolations", "latent_manifold"}),
+    "vae2d-mnist": (
+        "vae",
+        {"latent_dim": 2, "hidden_channels": 4},
+        {"samples", "reconstructions", "interpolations", "latent_manifold"},
+    ),
     "cvae-mnist": ("cvae", {"condition": "label", "latent_dim": 4, "hidden_units": 16}, {"samples", "reconstructions"}),
-    "cvae_quadrant-mnist": ("cvae", {"condition": "quadrant", "latent_dim": 4, "hidden_units": 16}, {"samples", "reconstructions"}),
-    "two_stage-mnist": ("two_stage_vae", {"latent_dim": 4, "hidden_channels": 4, "second_stage_hidden_units": 16,
-                                          "second_stage_hidden_layers": 1}, {"samples", "reconstructions", "interpolations"}),
+    "cvae_quadrant-mnist": (
+        "cvae",
+        {"condition": "quadrant", "latent_dim": 4, "hidden_units": 16},
+        {"samples", "reconstructions"},
+    ),
+    "two_stage-mnist": (
+        "two_stage_vae",
+        {"latent_dim": 4, "hidden_channels": 4, "second_stage_hidden_units": 16, "second_stage_hidden_layers": 1},
+        {"samples", "reconstructions", "interpolations"},
+    ),
 }
 
 
@@ -80,9 +110,14 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     monkeypatch.chdir(tmp_path)
     write_prepared(tmp_path / "data" / "prepared")
     model_name, options, expected_figures = CASES[name]
-    params = params_with(tmp_path, {name: experiment_entry(model_name, options)},
-                         {"mnist": {"options": {"hidden_channels": 4, "feature_dim": 8}, "train": {"smoke": TINY_TRAIN}}})
-    classifier_run = train_experiment(resolve_classifier(params, "mnist"), params, tmp_path / "models/classifiers/mnist")
+    params = params_with(
+        tmp_path,
+        {name: experiment_entry(model_name, options)},
+        {"mnist": {"options": {"hidden_channels": 4, "feature_dim": 8}, "train": {"smoke": TINY_TRAIN}}},
+    )
+    classifier_run = train_experiment(
+        resolve_classifier(params, "mnist"), params, tmp_path / "models/classifiers/mnist"
+    )
     accuracy = evaluate_classifier(classifier_run.checkpoint_path, resolve_classifier(params, "mnist").split("test"))
     assert 0 <= accuracy["test_accuracy"]["value"] <= 1
 
@@ -92,14 +127,32 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     assert result.completed and (tmp_path / "models" / name / "train_summary.json").is_file()
     model = load_model(result.checkpoint_path).eval()
     test = experiment.split("test")
-    reference = compute_reference("mnist", np.asarray(test["images"][:4]), np.asarray(experiment.split("train")["images"][:4]),
-                                  fid_model, split="test", floor_split="train")
-    evaluation = evaluate_generative(model, test["images"], test["labels"], experiment.evaluate,
-                                     binarize=experiment.train.dynamic_binarization, seed=params.seed,
-                                     classifier=load_classifier(classifier_run.checkpoint_path),
-                                     fid=FidScorer(fid_model, reference))
-    figures = save_generative_figures(model, evaluation, tmp_path / "reports/figures" / name,
-                                      tmp_path / "reports", name, tmp_path / "models" / name / "dvclive")
+    reference = compute_reference(
+        "mnist",
+        np.asarray(test["images"][:4]),
+        np.asarray(experiment.split("train")["images"][:4]),
+        fid_model,
+        split="test",
+        floor_split="train",
+    )
+    evaluation = evaluate_generative(
+        model,
+        test["images"],
+        test["labels"],
+        experiment.evaluate,
+        binarize=experiment.train.dynamic_binarization,
+        seed=params.seed,
+        classifier=load_classifier(classifier_run.checkpoint_path),
+        fid=FidScorer(fid_model, reference),
+    )
+    figures = save_generative_figures(
+        model,
+        evaluation,
+        tmp_path / "reports/figures" / name,
+        tmp_path / "reports",
+        name,
+        tmp_path / "models" / name / "dvclive",
+    )
     assert expected_figures <= set(figures)
     assert all((tmp_path / "reports" / path).is_file() for path in figures.values())
     provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
@@ -108,8 +161,16 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     assert record["profile"] == "smoke" and record["data_variant"] == "official"
     assert record["parameter_count"] > 0 and record["wall_time_seconds"]["train"] > 0
     metrics = record["metrics"]
-    for key in ("negative_elbo", "nll_importance_sampled", "kl", "reconstruction_mse", "active_units",
-                "sharpness_samples", "sharpness_test_images", "classifier_frechet_distance"):
+    for key in (
+        "negative_elbo",
+        "nll_importance_sampled",
+        "kl",
+        "reconstruction_mse",
+        "active_units",
+        "sharpness_samples",
+        "sharpness_test_images",
+        "classifier_frechet_distance",
+    ):
         assert metrics[key]["value"] is not None and np.isfinite(metrics[key]["value"]), key
     # The importance-sampled bound is never looser than the ELBO (up to Monte Carlo noise).
     assert metrics["nll_importance_sampled"]["value"] <= metrics["negative_elbo"]["value"] + 5.0

@@ -25,9 +25,22 @@ from vaerepro.report.records import load_records
 from vaerepro.training import CheckpointUnusable, load_model, read_checkpoint, train
 from vaerepro.training import checkpoints as checkpoint_module
 
-PROVENANCE = {"experiment": "vae-mnist", "model": "vae", "dataset": "mnist", "task": "generation", "data_variant": "official",
-              "dataset_sha256": "x", "profile": "smoke", "device": "cpu", "seed": 0, "git_revision": "r",
-              "wall_time_seconds": {}, "parameter_count": 1, "environment": {}, "params": {}}
+PROVENANCE = {
+    "experiment": "vae-mnist",
+    "model": "vae",
+    "dataset": "mnist",
+    "task": "generation",
+    "data_variant": "official",
+    "dataset_sha256": "x",
+    "profile": "smoke",
+    "device": "cpu",
+    "seed": 0,
+    "git_revision": "r",
+    "wall_time_seconds": {},
+    "parameter_count": 1,
+    "environment": {},
+    "params": {},
+}
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
@@ -36,8 +49,10 @@ def test_an_unreadable_checkpoint_is_named_on_resume_and_on_load(tmp_path, conte
     train(make("vae-conv-bernoulli"), stream(), settings(steps=1), tmp_path, seed=0)
     checkpoint = tmp_path / "checkpoint.pt"
     checkpoint.write_bytes(content if content else b"")
-    for action in (lambda: train(make("vae-conv-bernoulli"), stream(), settings(steps=2), tmp_path, seed=0),
-                   lambda: load_model(checkpoint)):
+    for action in (
+        lambda: train(make("vae-conv-bernoulli"), stream(), settings(steps=2), tmp_path, seed=0),
+        lambda: load_model(checkpoint),
+    ):
         with pytest.raises(CheckpointUnusable, match=f"checkpoint {checkpoint} .*cannot be read.*delete it") as caught:
             action()
         assert is_expected(caught.value)
@@ -57,12 +72,16 @@ def test_a_full_disk_during_a_checkpoint_names_the_file_and_keeps_the_previous_o
 
     def full_disk(payload, handle):
         handle.write(b"partial")
-        raise RuntimeError("[enforce fail at inline_container.cc] . PytorchStreamWriter failed writing file data/0: "
-                           "file write failed") from OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc] . PytorchStreamWriter failed writing file data/0: file write failed"
+        ) from OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
-    with pytest.raises(CheckpointUnusable, match=r"could not write checkpoint .*checkpoint.pt: No space left on device; "
-                                                 r"the previous checkpoint there is unchanged"):
+    with pytest.raises(
+        CheckpointUnusable,
+        match=r"could not write checkpoint .*checkpoint.pt: No space left on device; "
+        r"the previous checkpoint there is unchanged",
+    ):
         train(make("vae-conv-bernoulli"), stream(), settings(steps=2), tmp_path, seed=0)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
@@ -85,10 +104,14 @@ def _record(tmp_path: Path, metrics: dict) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("value", "shown"), [("12.5", "'12.5'"), (float("nan"), "nan"), (float("inf"), "inf"), (True, "True")])
+@pytest.mark.parametrize(
+    ("value", "shown"), [("12.5", "'12.5'"), (float("nan"), "nan"), (float("inf"), "inf"), (True, "True")]
+)
 def test_a_non_numeric_or_non_finite_metric_value_is_named_and_the_report_goes_on(tmp_path, value, shown):
     path = _record(tmp_path, {"psnr": {"value": value, "unit": "dB", "convention": "c"}})
-    with pytest.raises(MalformedMetrics, match=f"{path.name}: metric 'psnr' has value {shown}; expected a finite number"):
+    with pytest.raises(
+        MalformedMetrics, match=f"{path.name}: metric 'psnr' has value {shown}; expected a finite number"
+    ):
         read_record(path)
     records = load_records(path.parent)
     assert "vae-mnist" in records.errors and not records.records
@@ -97,13 +120,24 @@ def test_a_non_numeric_or_non_finite_metric_value_is_named_and_the_report_goes_o
 
 def test_a_non_finite_result_is_written_as_not_measured_never_as_bare_nan(tmp_path):
     path = tmp_path / "vae-mnist.json"
-    write_record(path, MetricsRecord(PROVENANCE, {"psnr": {"value": float("inf"), "unit": "dB", "convention": "c"},
-                                                  "ssim": {"value": 0.5, "unit": "", "convention": "c"}}))
+    write_record(
+        path,
+        MetricsRecord(
+            PROVENANCE,
+            {
+                "psnr": {"value": float("inf"), "unit": "dB", "convention": "c"},
+                "ssim": {"value": 0.5, "unit": "", "convention": "c"},
+            },
+        ),
+    )
     text = path.read_text()
     assert "Infinity" not in text and "NaN" not in text
     json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in {path}"))
     record = read_record(path)
-    assert record["metrics"]["psnr"]["value"] is None and "non-finite value (inf)" in record["metrics"]["psnr"]["not_measured"]
+    assert (
+        record["metrics"]["psnr"]["value"] is None
+        and "non-finite value (inf)" in record["metrics"]["psnr"]["not_measured"]
+    )
     assert record["metrics"]["ssim"]["value"] == 0.5
 
 
@@ -128,9 +162,19 @@ def test_out_of_range_options_and_settings_name_the_key_and_the_file():
     from vaerepro.models import build_model
     from vaerepro.structured import ConfigError
 
-    with pytest.raises(ConfigError, match=r"'experiments.vae-mnist.options' in params.yaml: vae: latent_dim must be positive, got -4"):
-        build_model("vae", {"image_shape": [1, 8, 8], "latent_dim": -4}, source="params.yaml", path="experiments.vae-mnist.options")
-    with pytest.raises(ConfigError, match=r"'experiments.vae-mnist.evaluate.smoke' in params.yaml: .*'test_count' must be >= 2 or null, got -5"):
+    with pytest.raises(
+        ConfigError, match=r"'experiments.vae-mnist.options' in params.yaml: vae: latent_dim must be positive, got -4"
+    ):
+        build_model(
+            "vae",
+            {"image_shape": [1, 8, 8], "latent_dim": -4},
+            source="params.yaml",
+            path="experiments.vae-mnist.options",
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"'experiments.vae-mnist.evaluate.smoke' in params.yaml: .*'test_count' must be >= 2 or null, got -5",
+    ):
         parse_evaluate_settings({"test_count": -5}, source="params.yaml", path="experiments.vae-mnist.evaluate.smoke")
 
 

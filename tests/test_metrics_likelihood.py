@@ -82,10 +82,14 @@ def test_iwae_bound_is_at_least_the_elbo_and_approaches_log_likelihood_on_a_toy_
         return Normal(z, 1.0).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
 
     elbo = -importance_sampled_nll(log_weights(1)).mean().item()
-    analytic_elbo = -negative_elbo(
-        Normal(q.mean, 1.0).log_prob(x) - 0.5 * q.stddev**2,
-        diagonal_gaussian_kl(q.mean, torch.log(q.stddev**2 * torch.ones_like(x))),
-    ).mean().item()
+    analytic_elbo = (
+        -negative_elbo(
+            Normal(q.mean, 1.0).log_prob(x) - 0.5 * q.stddev**2,
+            diagonal_gaussian_kl(q.mean, torch.log(q.stddev**2 * torch.ones_like(x))),
+        )
+        .mean()
+        .item()
+    )
     bound_5 = -importance_sampled_nll(log_weights(5)).mean().item()
     bound_500 = -importance_sampled_nll(log_weights(500)).mean().item()
     assert elbo == pytest.approx(analytic_elbo, abs=0.05)

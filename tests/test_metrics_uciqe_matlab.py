@@ -78,19 +78,27 @@ def lab8_matlab(r: int, g: int, b: int) -> tuple[int, int, int]:
         t = (row[0] * linear[0] + row[1] * linear[1] + row[2] * linear[2]) / white
         f.append(math.cbrt(t) if t > 216.0 / 24389.0 else (24389.0 / 27.0 * t + 16.0) / 116.0)
     lightness = 116.0 * f[1] - 16.0
-    return (round_half_up(lightness * 255.0 / 100.0), round_half_up(500.0 * (f[0] - f[1]) + 128.0),
-            round_half_up(200.0 * (f[1] - f[2]) + 128.0))
+    return (
+        round_half_up(lightness * 255.0 / 100.0),
+        round_half_up(500.0 * (f[0] - f[1]) + 128.0),
+        round_half_up(200.0 * (f[1] - f[2]) + 128.0),
+    )
 
 
 def lab8_opencv(r: int, g: int, b: int) -> tuple[int, int, int]:
     """OpenCV's 8-bit RGB2Lab by its documented formula (floating point, rounded)."""
     linear = (srgb_decode(r), srgb_decode(g), srgb_decode(b))
-    t = [(row[0] * linear[0] + row[1] * linear[1] + row[2] * linear[2]) / white
-         for row, white in zip(SRGB_TO_XYZ_D65_OPENCV, OPENCV_WHITE, strict=True)]
+    t = [
+        (row[0] * linear[0] + row[1] * linear[1] + row[2] * linear[2]) / white
+        for row, white in zip(SRGB_TO_XYZ_D65_OPENCV, OPENCV_WHITE, strict=True)
+    ]
     f = [math.cbrt(v) if v > 0.008856 else 7.787 * v + 16.0 / 116.0 for v in t]
     lightness = 116.0 * math.cbrt(t[1]) - 16.0 if t[1] > 0.008856 else 903.3 * t[1]
-    return (round_half_up(lightness * 255.0 / 100.0), round_half_up(500.0 * (f[0] - f[1]) + 128.0),
-            round_half_up(200.0 * (f[1] - f[2]) + 128.0))
+    return (
+        round_half_up(lightness * 255.0 / 100.0),
+        round_half_up(500.0 * (f[0] - f[1]) + 128.0),
+        round_half_up(200.0 * (f[1] - f[2]) + 128.0),
+    )
 
 
 LAB8 = {"matlab": lab8_matlab, "opencv": lab8_opencv}
@@ -115,8 +123,9 @@ def stretchlim_reference(values: list[float], nbins: int) -> tuple[float, float]
     return (ilow - 1) / (nbins - 1), (ihigh - 1) / (nbins - 1)
 
 
-def reference_uciqe(image: np.ndarray, lab: str = "matlab", nbins: int = 65536,
-                    sigma: str = "released") -> dict[str, float]:
+def reference_uciqe(
+    image: np.ndarray, lab: str = "matlab", nbins: int = 65536, sigma: str = "released"
+) -> dict[str, float]:
     """The released UCIQE.m on a uint8 (H, W, 3) image, pixel by pixel.
 
     ``sigma="released"`` is the code's ``sqrt(mean|1-(mean C/C)^2|)``; ``"std"`` and ``"std1"``
@@ -140,8 +149,12 @@ def reference_uciqe(image: np.ndarray, lab: str = "matlab", nbins: int = 65536,
         sigma_c = math.sqrt(squares / (count if sigma == "std" else count - 1))
     low, high = stretchlim_reference(lum, nbins)
     contrast = high - low
-    return {"uciqe": 0.4680 * sigma_c + 0.2745 * contrast + 0.2576 * saturation,
-            "sigma_c": sigma_c, "contrast_l": contrast, "mean_saturation": saturation}
+    return {
+        "uciqe": 0.4680 * sigma_c + 0.2745 * contrast + 0.2576 * saturation,
+        "sigma_c": sigma_c,
+        "contrast_l": contrast,
+        "mean_saturation": saturation,
+    }
 
 
 # --- test images ------------------------------------------------------------------------------
@@ -165,8 +178,19 @@ def structured_images() -> dict[str, np.ndarray]:
     ramp[..., 1] = np.linspace(255, 0, 32).round().astype(np.uint8)[:, None]
     ramp[..., 2] = 90
     near_gray = np.clip(128 + rng.integers(-3, 4, (24, 24, 1)) + rng.integers(-1, 2, (24, 24, 3)), 0, 255)
-    saturated = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255],
-                          [255, 0, 255], [0, 0, 0], [255, 255, 255]], np.uint8)
+    saturated = np.array(
+        [
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [255, 255, 0],
+            [0, 255, 255],
+            [255, 0, 255],
+            [0, 0, 0],
+            [255, 255, 255],
+        ],
+        np.uint8,
+    )
     return {
         "random-16x16": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
         "random-dark-23x19": rng.integers(0, 40, (23, 19, 3), dtype=np.uint8),
@@ -186,6 +210,7 @@ STRUCTURED = structured_images()
 
 def test_published_d50_matrix_is_the_bradford_adapted_srgb_matrix():
     """The typed ICC sRGB matrix follows from the sRGB primaries, D65 and the Bradford transform."""
+
     def xyz(x: float, y: float) -> np.ndarray:
         return np.array([x / y, 1.0, (1.0 - x - y) / y])
 
@@ -223,7 +248,8 @@ def test_stretchlim_bin_count_does_not_matter_because_l_is_a_multiple_of_1_255()
     """Old MATLAB stretchlim used 256 bins for a double image, current MATLAB 65536: same limits."""
     for image in (STRUCTURED["random-16x16"], STRUCTURED["ramp"], photo("coffee")):
         assert reference_uciqe(image, nbins=256)["contrast_l"] == pytest.approx(
-            reference_uciqe(image, nbins=65536)["contrast_l"], rel=0, abs=1e-12)
+            reference_uciqe(image, nbins=65536)["contrast_l"], rel=0, abs=1e-12
+        )
 
 
 # --- (2) a value computed by hand ---------------------------------------------------------------
@@ -239,8 +265,11 @@ def test_uciqe_of_a_2x2_image_by_hand():
     mean = (3 * neutral + red) / 4
     sigma_c = math.sqrt((3 * abs(1 - (mean / neutral) ** 2) + abs(1 - (mean / red) ** 2)) / 4)
     # saturation C / sqrt(C^2 + L^2): black has L = eps, so S = 1
-    saturation = (1 + 2 * 128 * math.sqrt(2) / math.sqrt(2 * 128**2 + 137**2)
-                  + math.sqrt(209**2 + 198**2) / math.sqrt(209**2 + 198**2 + 138**2)) / 4
+    saturation = (
+        1
+        + 2 * 128 * math.sqrt(2) / math.sqrt(2 * 128**2 + 137**2)
+        + math.sqrt(209**2 + 198**2) / math.sqrt(209**2 + 198**2 + 138**2)
+    ) / 4
     # stretchlim: sorted L8 = 0, 137, 137, 138; cdf 0.25 > 0.01 at L8 = 0; cdf 1 >= 0.99 at 138
     contrast = 138 / 255
     assert sigma_c == pytest.approx(0.5979825610, abs=1e-9)
@@ -257,10 +286,15 @@ def test_uciqe_of_a_2x2_image_by_hand():
 # --- (3) the term behind the 0.002-0.010 gap to OpenCV ports -------------------------------------
 
 
-@pytest.mark.parametrize(("name", "low", "high"), [
-    ("astronaut", 0.002, 0.010), ("rocket", 0.002, 0.010),
-    ("astronaut-underwater", 0.005, 0.020), ("rocket-underwater", 0.005, 0.020),
-])
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [
+        ("astronaut", 0.002, 0.010),
+        ("rocket", 0.002, 0.010),
+        ("astronaut-underwater", 0.005, 0.020),
+        ("rocket-underwater", 0.005, 0.020),
+    ],
+)
 def test_opencv_d65_lab_alone_explains_the_gap_through_sigma_c(name, low, high):
     """Swap only the Lab conversion: the OpenCV-based port lands 0.002-0.010 lower on photos."""
     base = photo(name.split("-")[0])

@@ -70,9 +70,7 @@ def test_estimated_noise_model_is_fitted_once_on_the_first_training_batch_and_ke
     assert model.noise_model.is_fitted
     slope, intercept = model.noise_model.slope.clone(), model.noise_model.intercept.clone()
     model(noisy_batch(seed=5) * 0.5)
-    assert torch.equal(model.noise_model.slope, slope) and torch.equal(
-        model.noise_model.intercept, intercept
-    )
+    assert torch.equal(model.noise_model.slope, slope) and torch.equal(model.noise_model.intercept, intercept)
     # Constant clean colours + N(0, 0.1^2) noise: the fitted standard deviation is about 0.1.
     assert torch.allclose(
         model.noise_model.variance(torch.full((1, 3, 1, 1), 0.5)).sqrt(),
@@ -135,9 +133,7 @@ def test_wrong_channels_and_sizes_fail_clearly():
 
 def test_seeded_build_is_deterministic():
     first, second, other = make(seed=0), make(seed=0), make(seed=1)
-    for (name, a), (_, b) in zip(
-        first.state_dict().items(), second.state_dict().items(), strict=True
-    ):
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     assert not torch.equal(first.latent_head.weight, other.latent_head.weight)
 

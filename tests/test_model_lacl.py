@@ -37,9 +37,7 @@ def pair(batch: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, t
     """A smooth (learnable) normal-light batch and its dark version, (B, 3, size, size)."""
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(batch, 3, 4, 4, generator=generator)
-    clean = torch.nn.functional.interpolate(
-        coarse, size=(size, size), mode="bilinear", align_corners=False
-    )
+    clean = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
     return 0.1 * clean, clean
 
 

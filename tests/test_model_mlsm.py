@@ -32,9 +32,7 @@ def pair(batch: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, t
     """A smooth (learnable) normal-light batch and its dark version, (B, 3, size, size)."""
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(batch, 3, 4, 4, generator=generator)
-    clean = torch.nn.functional.interpolate(
-        coarse, size=(size, size), mode="bilinear", align_corners=False
-    )
+    clean = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
     return 0.1 * clean, clean
 
 
@@ -161,9 +159,7 @@ def test_artefact_closeup_figure_is_written(tmp_path):
     rng = np.random.default_rng(0)
     targets = rng.integers(0, 256, (3, 72, 80, 3), dtype=np.uint8)
     inputs = (targets // 8).astype(np.uint8)
-    outputs = [None] + [
-        (restore_image(model, image / 255.0) * 255).round().astype(np.uint8) for image in inputs[1:]
-    ]
+    outputs = [None] + [(restore_image(model, image / 255.0) * 255).round().astype(np.uint8) for image in inputs[1:]]
     reports = tmp_path / "reports"
     context = RestorationContext(
         inputs=inputs,

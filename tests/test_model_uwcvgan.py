@@ -41,8 +41,7 @@ def pair(batch: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, t
     generator = torch.Generator().manual_seed(seed)
     clean = torch.rand(batch, 3, size, size, generator=generator)
     degraded = (
-        clean * torch.tensor([0.3, 0.8, 0.9]).view(1, 3, 1, 1)
-        + torch.tensor([0.0, 0.2, 0.3]).view(1, 3, 1, 1)
+        clean * torch.tensor([0.3, 0.8, 0.9]).view(1, 3, 1, 1) + torch.tensor([0.0, 0.2, 0.3]).view(1, 3, 1, 1)
     ).clamp(0, 1)
     return degraded, clean
 
@@ -73,12 +72,8 @@ def test_optimizer_groups_split_discriminator_and_generator(quantizer):
     assert (discriminator.name, discriminator.loss_key) == ("discriminator", "d_adv")
     assert (generator.name, generator.loss_key) == ("generator", "loss")
     assert {id(p) for p in discriminator.parameters} == parameters_of(model.discriminator)
-    assert {id(p) for p in generator.parameters}.isdisjoint(
-        {id(p) for p in discriminator.parameters}
-    )
-    assert {id(p) for p in generator.parameters} | {
-        id(p) for p in discriminator.parameters
-    } == parameters_of(model)
+    assert {id(p) for p in generator.parameters}.isdisjoint({id(p) for p in discriminator.parameters})
+    assert {id(p) for p in generator.parameters} | {id(p) for p in discriminator.parameters} == parameters_of(model)
     assert parameters_of(model.quantize) <= {id(p) for p in generator.parameters}
     plan_phases([phase], 10)
 
@@ -105,9 +100,7 @@ def test_discriminator_loss_does_not_reach_the_generator(quantizer):
     model(*pair())["d_adv"].backward()
     generator = [p for p in model.parameters() if id(p) not in parameters_of(model.discriminator)]
     assert all(p.grad is None for p in generator)
-    assert any(
-        p.grad is not None and p.grad.abs().sum() > 0 for p in model.discriminator.parameters()
-    )
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.discriminator.parameters())
 
 
 def test_adversarial_terms_start_after_the_warm_up():
@@ -134,18 +127,11 @@ def test_fixed_adversarial_weight_option():
 def test_alternating_optimizer_steps_reduce_reconstruction(quantizer):
     model = make(quantizer=quantizer)
     (phase,) = model.optimizer_phases(total_steps=30)
-    optimizers = {
-        group.name: torch.optim.Adam(group.parameters, lr=1e-3, betas=(0.5, 0.9))
-        for group in phase.groups
-    }
+    optimizers = {group.name: torch.optim.Adam(group.parameters, lr=1e-3, betas=(0.5, 0.9)) for group in phase.groups}
     # a smooth (learnable) clean batch and its colour-cast copy, fixed across steps
     generator = torch.Generator().manual_seed(0)
-    clean = torch.nn.functional.interpolate(
-        torch.rand(4, 3, 4, 4, generator=generator), size=(32, 32), mode="bilinear"
-    )
-    degraded = clean * torch.tensor([0.3, 0.8, 0.9]).view(1, 3, 1, 1) + torch.tensor(
-        [0.0, 0.2, 0.3]
-    ).view(1, 3, 1, 1)
+    clean = torch.nn.functional.interpolate(torch.rand(4, 3, 4, 4, generator=generator), size=(32, 32), mode="bilinear")
+    degraded = clean * torch.tensor([0.3, 0.8, 0.9]).view(1, 3, 1, 1) + torch.tensor([0.0, 0.2, 0.3]).view(1, 3, 1, 1)
     model.train()
     recon = []
     for _ in range(30):
@@ -171,9 +157,7 @@ def test_enhance_and_restore_image_keep_shape_and_range():
 
 def test_grayscale_image_to_rgb_model_fails_clearly():
     model = make().eval()
-    with pytest.raises(
-        ValueError, match=r"RGB images \(3 channels\) but got grayscale \(1 channels\)"
-    ):
+    with pytest.raises(ValueError, match=r"RGB images \(3 channels\) but got grayscale \(1 channels\)"):
         restore_image(model, np.zeros((32, 32, 1)))
 
 
@@ -264,9 +248,7 @@ def test_evaluation_extras_vector_quantizer(tmp_path):
     assert 0 < usage["value"] <= 1
     assert usage["codes_used"] == round(usage["value"] * 16)
     assert usage["latent_positions"] == 3 * 5 * 6  # 20×24 padded to 20×24 → 5×6 latent
-    assert extras.metrics["compression_factor"]["value"] == pytest.approx(
-        3 * 256 * 256 / (16 * 64 * 64)
-    )
+    assert extras.metrics["compression_factor"]["value"] == pytest.approx(3 * 256 * 256 / (16 * 64 * 64))
     assert model.training  # the mode is restored
 
 
@@ -278,9 +260,7 @@ def test_evaluation_extras_capsule_has_no_codebook(tmp_path):
 
 
 def test_gradient_difference_loss_hand_computed():
-    reference = torch.tensor(
-        [[[[0.0, 1.0], [0.0, 1.0]]]]
-    )  # horizontal step of 1, no vertical change
+    reference = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])  # horizontal step of 1, no vertical change
     generated = torch.zeros(1, 1, 2, 2)
     # |dx| differs by 1 at the two left positions, 0 elsewhere (last column padded): 2 / 4
     assert gradient_difference_loss(generated, reference).item() == pytest.approx(0.5)

@@ -52,9 +52,7 @@ def smooth_images(count: int, size: int, channels: int = 3, seed: int = 0) -> np
 
 def test_discrete_kl_matches_hand_computation():
     expected = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
-    assert discrete_kl(np.array([0.5, 0.5]), np.array([0.25, 0.75])) == pytest.approx(
-        expected, rel=1e-12
-    )
+    assert discrete_kl(np.array([0.5, 0.5]), np.array([0.25, 0.75])) == pytest.approx(expected, rel=1e-12)
     assert discrete_kl(np.array([1.0, 0.0]), np.array([0.5, 0.5])) == pytest.approx(math.log(2))
     assert discrete_kl(np.array([0.3, 0.7]), np.array([0.3, 0.7])) == 0.0
     with pytest.raises(ValueError, match="infinite"):
@@ -136,9 +134,7 @@ def test_forward_gives_finite_loss_and_gradients_and_never_needs_clean():
     model = tiny()
     model.train()
     batch = torch.from_numpy(smooth_images(3, 16)).permute(0, 3, 1, 2).float()
-    noisy = (
-        batch + 0.05 * torch.randn(batch.shape, generator=torch.Generator().manual_seed(0))
-    ).clamp(0, 1)
+    noisy = (batch + 0.05 * torch.randn(batch.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     outputs = model(noisy, None)
     assert set(outputs) >= {"loss", "recon", "prior", "latent_residual"}
     for value in outputs.values():
@@ -203,9 +199,7 @@ def test_training_steps_move_the_networks_and_repeat_exactly():
     assert float(model.encoder.last.weight.detach().abs().sum()) > 0  # left the identity start
     assert float(model.decoder.last.weight.detach().abs().sum()) > 0
     again, _ = _train(8)
-    for (name, a), (_, b) in zip(
-        model.state_dict().items(), again.state_dict().items(), strict=True
-    ):
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 
@@ -225,9 +219,7 @@ def test_mosaic_denoising_returns_each_window_in_place(monkeypatch):
     model = tiny()
     monkeypatch.setattr(model, "_denoise_one", lambda image, denoiser: image * 2.0)  # stand-in
     windows = torch.rand(3, 3, 16, 20)  # 3 windows: a 2x2 mosaic with one repeated cell
-    np.testing.assert_allclose(
-        model.denoise_as_mosaic(windows).numpy(), windows.numpy() * 2.0, rtol=1e-6
-    )
+    np.testing.assert_allclose(model.denoise_as_mosaic(windows).numpy(), windows.numpy() * 2.0, rtol=1e-6)
 
 
 def test_training_denoiser_can_differ_from_the_output_denoiser(monkeypatch):
@@ -263,13 +255,9 @@ def test_bad_options_fail_at_construction():
 
 def test_same_seed_gives_same_weights():
     first, second = tiny(), tiny()
-    for (name, a), (_, b) in zip(
-        first.state_dict().items(), second.state_dict().items(), strict=True
-    ):
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
-    assert not torch.equal(
-        first.encoder.first[0].weight, build_model("zheng", TINY, seed=1).encoder.first[0].weight
-    )
+    assert not torch.equal(first.encoder.first[0].weight, build_model("zheng", TINY, seed=1).encoder.first[0].weight)
 
 
 def test_plain_unet_variant_runs():
@@ -287,14 +275,8 @@ def test_extras_record_the_kl_metric_and_write_the_figures(tmp_path):
     model = tiny(image_shape=[3, 32, 32]).eval()
     clean = (smooth_images(2, 32) * 255).round().astype(np.uint8)
     rng = np.random.default_rng(0)
-    noisy = (
-        np.clip(clean.astype(np.float64) + rng.laplace(0, 6, clean.shape), 0, 255)
-        .round()
-        .astype(np.uint8)
-    )
-    outputs = [
-        (restore_image(model, image / 255.0) * 255).round().astype(np.uint8) for image in noisy
-    ]
+    noisy = np.clip(clean.astype(np.float64) + rng.laplace(0, 6, clean.shape), 0, 255).round().astype(np.uint8)
+    outputs = [(restore_image(model, image / 255.0) * 255).round().astype(np.uint8) for image in noisy]
     reports = tmp_path / "reports"
     context = RestorationContext(
         inputs=noisy,

@@ -13,19 +13,40 @@ from vaerepro.structured import ConfigError
 # One tiny configuration per case; every registered model needs at least one.
 CASES = {
     "vae-conv-bernoulli": ("vae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4}),
-    "vae-mlp-gaussian": ("vae", {"image_shape": [1, 8, 8], "architecture": "mlp", "hidden_units": 8, "likelihood": "gaussian"}),
+    "vae-mlp-gaussian": (
+        "vae",
+        {"image_shape": [1, 8, 8], "architecture": "mlp", "hidden_units": 8, "likelihood": "gaussian"},
+    ),
     "vae-conv-logistic-rgb": (
         "vae",
-        {"image_shape": [3, 8, 8], "latent_dim": 2, "hidden_channels": 4, "likelihood": "discretized_logistic", "kl_weight": 0.5},
+        {
+            "image_shape": [3, 8, 8],
+            "latent_dim": 2,
+            "hidden_channels": 4,
+            "likelihood": "discretized_logistic",
+            "kl_weight": 0.5,
+        },
     ),
     "cvae-label": ("cvae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_units": 16, "num_hidden_layers": 1}),
     "cvae-quadrant": (
         "cvae",
-        {"image_shape": [1, 8, 8], "condition": "quadrant", "latent_dim": 2, "hidden_units": 16, "num_hidden_layers": 1},
+        {
+            "image_shape": [1, 8, 8],
+            "condition": "quadrant",
+            "latent_dim": 2,
+            "hidden_units": 16,
+            "num_hidden_layers": 1,
+        },
     ),
     "two_stage_vae": (
         "two_stage_vae",
-        {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4, "second_stage_hidden_units": 8, "second_stage_hidden_layers": 1},
+        {
+            "image_shape": [1, 8, 8],
+            "latent_dim": 2,
+            "hidden_channels": 4,
+            "second_stage_hidden_units": 8,
+            "second_stage_hidden_layers": 1,
+        },
     ),
     "classifier": ("classifier", {"image_shape": [1, 8, 8], "hidden_channels": 4, "feature_dim": 8}),
 }
@@ -52,8 +73,11 @@ def sampling_condition(model: torch.nn.Module, x: torch.Tensor, labels: torch.Te
 
 def test_every_registered_model_has_a_contract_case():
     covered = {name for name, _ in CASES.values()}
-    generative = {name for name in registered_models()
-                  if not issubclass(model_class(name), RestorationModel) and not name.startswith("test_")}
+    generative = {
+        name
+        for name in registered_models()
+        if not issubclass(model_class(name), RestorationModel) and not name.startswith("test_")
+    }
     assert generative <= covered, f"add a tiny config for {generative - covered}"
 
 

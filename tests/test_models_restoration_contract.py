@@ -19,28 +19,69 @@ RESTORATION_CASES: dict[str, dict] = {
     "histeq": {"image_shape": [3, 16, 16]},
     "clahe": {"image_shape": [3, 16, 16]},
     "grayworld": {"image_shape": [3, 16, 16]},
-    "divnoising": {"image_shape": [3, 8, 8], "hidden_channels": 4, "convolutions_per_level": 1, "latent_channels": 2,
-                   "posterior_samples": 2},
-    "zheng": {"image_shape": [3, 16, 16], "base_channels": 4, "num_downsamplings": 2, "denoiser": "nlmeans", "prior_items": 2,
-              "prior_crop_size": 16},
-    "uwcvgan": {"image_shape": [3, 8, 8], "hidden_channels": 4, "channel_multipliers": [1, 2, 2], "num_downsamplings": 2,
-                "residual_blocks": 1, "norm_groups": 2, "latent_channels": 8, "capsule_types": 4, "capsule_dim": 4,
-                "capsule_prediction_dim": 8, "codebook_size": 16, "adversarial_start_step": 0, "discriminator_channels": 4,
-                "discriminator_layers": 1},
-    "mlsm": {"image_shape": [3, 16, 16], "num_levels": 2, "hidden_channels": 4, "latent_channels": 2, "mapping_channels": 4,
-             "mapping_residual_blocks": 1},
-    "lacl": {"image_shape": [3, 16, 16], "hidden_channels": 4, "num_downsamplings": 2, "latent_channels": 2,
-             "multi_scale_dilations": [1, 2], "region_grid": 2, "embedding_channels": 4},
+    "divnoising": {
+        "image_shape": [3, 8, 8],
+        "hidden_channels": 4,
+        "convolutions_per_level": 1,
+        "latent_channels": 2,
+        "posterior_samples": 2,
+    },
+    "zheng": {
+        "image_shape": [3, 16, 16],
+        "base_channels": 4,
+        "num_downsamplings": 2,
+        "denoiser": "nlmeans",
+        "prior_items": 2,
+        "prior_crop_size": 16,
+    },
+    "uwcvgan": {
+        "image_shape": [3, 8, 8],
+        "hidden_channels": 4,
+        "channel_multipliers": [1, 2, 2],
+        "num_downsamplings": 2,
+        "residual_blocks": 1,
+        "norm_groups": 2,
+        "latent_channels": 8,
+        "capsule_types": 4,
+        "capsule_dim": 4,
+        "capsule_prediction_dim": 8,
+        "codebook_size": 16,
+        "adversarial_start_step": 0,
+        "discriminator_channels": 4,
+        "discriminator_layers": 1,
+    },
+    "mlsm": {
+        "image_shape": [3, 16, 16],
+        "num_levels": 2,
+        "hidden_channels": 4,
+        "latent_channels": 2,
+        "mapping_channels": 4,
+        "mapping_residual_blocks": 1,
+    },
+    "lacl": {
+        "image_shape": [3, 16, 16],
+        "hidden_channels": 4,
+        "num_downsamplings": 2,
+        "latent_channels": 2,
+        "multi_scale_dilations": [1, 2],
+        "region_grid": 2,
+        "embedding_channels": 4,
+    },
 }
 
 
 def restoration_models() -> set[str]:
-    return {name for name in registered_models()
-            if issubclass(model_class(name), RestorationModel) and not name.startswith("test_")}
+    return {
+        name
+        for name in registered_models()
+        if issubclass(model_class(name), RestorationModel) and not name.startswith("test_")
+    }
 
 
 def test_every_restoration_model_has_a_contract_case():
-    assert restoration_models() <= set(RESTORATION_CASES), f"add a tiny config for {restoration_models() - set(RESTORATION_CASES)}"
+    assert restoration_models() <= set(RESTORATION_CASES), (
+        f"add a tiny config for {restoration_models() - set(RESTORATION_CASES)}"
+    )
 
 
 def batch(model: RestorationModel, size: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,15 +21,12 @@ def ramps(batch: int, channels: int, size: int, seed: int) -> torch.Tensor:
     coordinates = torch.linspace(-1, 1, size)
     angle = torch.rand(batch, channels, 1, 1, generator=generator) * 2 * math.pi
     ramp = 0.5 + 0.48 * (
-        torch.cos(angle) * coordinates.view(1, 1, 1, -1)
-        + torch.sin(angle) * coordinates.view(1, 1, -1, 1)
+        torch.cos(angle) * coordinates.view(1, 1, 1, -1) + torch.sin(angle) * coordinates.view(1, 1, -1, 1)
     )
     return ramp.clamp(0.02, 0.98)
 
 
-def noisy_version(
-    signal: torch.Tensor, slope: torch.Tensor, intercept: torch.Tensor, seed: int
-) -> torch.Tensor:
+def noisy_version(signal: torch.Tensor, slope: torch.Tensor, intercept: torch.Tensor, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     variance = slope.view(1, -1, 1, 1) * signal + intercept.view(1, -1, 1, 1)
     return signal + variance.sqrt() * torch.randn(signal.shape, generator=generator)
@@ -52,12 +49,9 @@ def test_signal_dependent_log_prob_matches_torch_normal_per_channel():
     signal = torch.rand(3, 2, 4, 4, generator=generator)
     noisy = signal + 0.05 * torch.randn(signal.shape, generator=generator)
     scale = torch.sqrt(
-        torch.tensor([0.01, 0.002]).view(1, 2, 1, 1) * signal
-        + torch.tensor([0.0004, 0.001]).view(1, 2, 1, 1)
+        torch.tensor([0.01, 0.002]).view(1, 2, 1, 1) * signal + torch.tensor([0.0004, 0.001]).view(1, 2, 1, 1)
     )
-    torch.testing.assert_close(
-        model.log_prob(noisy, signal), torch.distributions.Normal(signal, scale).log_prob(noisy)
-    )
+    torch.testing.assert_close(model.log_prob(noisy, signal), torch.distributions.Normal(signal, scale).log_prob(noisy))
 
 
 def test_log_prob_is_differentiable_in_the_signal():
@@ -65,11 +59,7 @@ def test_log_prob_is_differentiable_in_the_signal():
     model.set_parameters(torch.tensor([0.01]), torch.tensor([0.001]))
     signal = torch.full((1, 1, 2, 2), 0.4, requires_grad=True)
     model.log_prob(torch.full((1, 1, 2, 2), 0.5), signal).sum().backward()
-    assert (
-        signal.grad is not None
-        and torch.isfinite(signal.grad).all()
-        and signal.grad.abs().sum() > 0
-    )
+    assert signal.grad is not None and torch.isfinite(signal.grad).all() and signal.grad.abs().sum() > 0
 
 
 def test_variance_is_floored_at_the_quantisation_variance():
@@ -145,9 +135,7 @@ def test_fit_stores_buffers_that_survive_a_state_dict_round_trip():
     with pytest.raises(RuntimeError, match="not fitted"):
         model.variance(torch.zeros(1, 2, 1, 1))
     signal = ramps(4, 2, 32, seed=6)
-    model.fit(
-        noisy_version(signal, torch.tensor([0.01, 0.01]), torch.tensor([0.001, 0.001]), seed=7)
-    )
+    model.fit(noisy_version(signal, torch.tensor([0.01, 0.01]), torch.tensor([0.001, 0.001]), seed=7))
     assert model.is_fitted
     restored = SignalDependentGaussianNoiseModel(2)
     restored.load_state_dict(model.state_dict())
@@ -160,8 +148,6 @@ def test_bad_parameters_are_rejected():
     with pytest.raises(ValueError, match="sigma must be a positive"):
         GaussianNoiseModel(0.0)
     with pytest.raises(ValueError, match="expected 2 slopes"):
-        SignalDependentGaussianNoiseModel(2).set_parameters(
-            torch.tensor([0.1]), torch.tensor([0.1])
-        )
+        SignalDependentGaussianNoiseModel(2).set_parameters(torch.tensor([0.1]), torch.tensor([0.1]))
     with pytest.raises(ValueError, match="differ in shape"):
         GaussianNoiseModel(0.1).log_prob(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 3))

@@ -55,8 +55,11 @@ def anchors_outside(text: str, section: str = PRESETS) -> list[str]:
     paths: dict[int, str] = {}
     if root is not None:
         _walk(root, "", paths)
-    return [f"&{anchor} at {paths[id(node)]}" for anchor, node in loader.anchored
-            if not (paths[id(node)] == section or paths[id(node)].startswith(f"{section}."))]
+    return [
+        f"&{anchor} at {paths[id(node)]}"
+        for anchor, node in loader.anchored
+        if not (paths[id(node)] == section or paths[id(node)].startswith(f"{section}."))
+    ]
 
 
 def test_every_anchor_of_params_yaml_is_a_shared_preset():
@@ -77,7 +80,10 @@ experiments:
     evaluate:
       - &deep {x: 1}
 """
-    assert anchors_outside(text) == ["&a_options at experiments.a-mnist.options", "&deep at experiments.b-mnist.evaluate[0]"]
+    assert anchors_outside(text) == [
+        "&a_options at experiments.a-mnist.options",
+        "&deep at experiments.b-mnist.evaluate[0]",
+    ]
     assert anchors_outside("templates: {a: &a 1}\nb: *a\n") == []
 
 
@@ -87,7 +93,9 @@ def test_the_anchor_check_fails_on_the_repository_file_with_an_anchor_moved_into
     moved = text.replace("    options: &zheng_options {", "    options_template: {", 1).replace(
         "    options: *zheng_options\n",
         "    options: &zheng_options {base_channels: 64, num_downsamplings: 4, denoiser: bm3d, denoiser_sigma: 5, "
-        "prior_items: 4, prior_crop_size: 64}\n", 1)
+        "prior_items: 4, prior_crop_size: 64}\n",
+        1,
+    )
     assert anchors_outside(moved) == ["&zheng_options at experiments.zheng-cc15.options"]
     with pytest.raises(AssertionError, match="zheng_options"):
         assert not anchors_outside(moved), anchors_outside(moved)
@@ -116,6 +124,10 @@ def test_dvc_yaml_tracks_dataset_params_from_the_registry_file():
                     assert file == DATASETS_FILE, f"{name}: params from {file}"
                     registry_keys[name] = keys
     assert registry_keys == {
-        "download": ["datasets.${key}.files", "datasets.${key}.checksum_manifest", "datasets.${key}.manual_instructions"],
+        "download": [
+            "datasets.${key}.files",
+            "datasets.${key}.checksum_manifest",
+            "datasets.${key}.manual_instructions",
+        ],
         "prepare": ["datasets.${key}"],
     }

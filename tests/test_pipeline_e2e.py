@@ -68,11 +68,14 @@ def test_dvc_repro_prepare_mnist_offline(project):
     assert set(lock["stages"]) == {"local_copy@mnist", "download@mnist", "prepare@mnist"}
     prepare_lock = lock["stages"]["prepare@mnist"]
     # The registry's values are tracked from their own file, the global knobs from params.yaml.
-    assert set(prepare_lock["params"]) == {"datasets.yaml"} and "datasets.mnist" in prepare_lock["params"]["datasets.yaml"]
+    assert (
+        set(prepare_lock["params"]) == {"datasets.yaml"} and "datasets.mnist" in prepare_lock["params"]["datasets.yaml"]
+    )
     download_params = lock["stages"]["download@mnist"]["params"]
     assert set(download_params["params.yaml"]) == {"local_copy"}
-    assert set(download_params["datasets.yaml"]) == {f"datasets.mnist.{key}" for key in ("files", "checksum_manifest",
-                                                                                         "manual_instructions")}
+    assert set(download_params["datasets.yaml"]) == {
+        f"datasets.mnist.{key}" for key in ("files", "checksum_manifest", "manual_instructions")
+    }
     assert any(dep["path"] == "data/raw/mnist" for dep in prepare_lock["deps"])
     assert (root / "reports" / "figures" / "data" / "mnist.png").stat().st_size > 1000
     status = sh([sys.executable, "-m", "dvc", "status", "prepare@mnist"], root, environment)
@@ -93,8 +96,14 @@ def test_bad_params_fail_before_work(project):
     params = read_params(root)
     params["datasets"]["mnist"]["validaton_count"] = 3
     write_params_files(root, params)
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "prepare@mnist"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "unknown key 'datasets.mnist.validaton_count' in datasets.yaml" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
@@ -104,12 +113,25 @@ def test_bad_params_fail_before_work(project):
 def _add_tiny_vae(root: Path, steps: int, checkpoint_every: int) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["profile"] = "smoke"
-    train = {"steps": steps, "batch_size": 8, "learning_rate": 0.001, "dynamic_binarization": True, "log_every": 50,
-             "checkpoint_every": checkpoint_every, "progress_bar": False}
-    params["experiments"] = {"vae-mnist": {
-        "model": "vae", "dataset": "mnist", "train_dataset": "mnist",
-        "options": {"architecture": "conv", "latent_dim": 2, "hidden_channels": 4, "likelihood": "bernoulli"},
-        "train": {"smoke": train, "full": train}, "evaluate": {"smoke": {}, "full": {}}}}
+    train = {
+        "steps": steps,
+        "batch_size": 8,
+        "learning_rate": 0.001,
+        "dynamic_binarization": True,
+        "log_every": 50,
+        "checkpoint_every": checkpoint_every,
+        "progress_bar": False,
+    }
+    params["experiments"] = {
+        "vae-mnist": {
+            "model": "vae",
+            "dataset": "mnist",
+            "train_dataset": "mnist",
+            "options": {"architecture": "conv", "latent_dim": 2, "hidden_channels": 4, "likelihood": "bernoulli"},
+            "train": {"smoke": train, "full": train},
+            "evaluate": {"smoke": {}, "full": {}},
+        }
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -129,8 +151,14 @@ def test_killed_dvc_repro_of_training_resumes_and_ends_as_an_uninterrupted_run(p
     _add_tiny_vae(root, steps=1500, checkpoint_every=100)
     sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     checkpoint = root / "models" / "vae-mnist" / "checkpoint.pt"
-    process = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train@vae-mnist"], cwd=root, env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "train@vae-mnist"],
+        cwd=root,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     while not checkpoint.is_file() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -164,8 +192,14 @@ def test_a_failing_stage_leaves_committed_summaries_in_place(project):
     params = read_params(root)
     params["datasets"]["mnist"]["validation_count"] = 10**6  # more than the training split: prepare@ fails
     write_params_files(root, params)
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "prepare@mnist"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert summary.read_bytes() == before
     assert (root / "reports" / "figures" / "data" / "mnist.png").is_file()
@@ -177,8 +211,14 @@ def test_a_changed_local_copy_file_reruns_its_download_stage(project, tmp_path):
     local_file = tmp_path / "copies" / "mnist" / "t10k-labels-idx1-ubyte.gz"
     original = local_file.read_bytes()
     local_file.write_bytes(original[:-10])  # the copy is damaged after a successful run
-    broken = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], cwd=root, env=environment,
-                            capture_output=True, text=True, timeout=300)
+    broken = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "prepare@mnist"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     # Before issue 13 DVC said "up to date" here: download@ did not depend on the copy's content.
     assert broken.returncode != 0 and "Running stage 'download@mnist'" in broken.stdout
     assert "t10k-labels-idx1-ubyte.gz" in broken.stdout + broken.stderr

@@ -27,15 +27,30 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium); browser check skipped"
 )
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 def chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     assert CHROMIUM is not None
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
-                          capture_output=True, text=True, timeout=90, check=False)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 def self_check(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
@@ -66,9 +81,11 @@ def test_index_html_in_headless_chromium(tmp_path: Path):
 
 def test_the_check_detects_a_broken_page(tmp_path: Path):
     page = tmp_path / "broken.html"
-    page.write_text(f"<!DOCTYPE html><html><head><script>{SELF_CHECK_SCRIPT}</script></head><body>"
-                    '<img src="figures/missing.png" alt="x"><script>console.error("boom"); undefinedCall();</script>'
-                    "</body></html>")
+    page.write_text(
+        f"<!DOCTYPE html><html><head><script>{SELF_CHECK_SCRIPT}</script></head><body>"
+        '<img src="figures/missing.png" alt="x"><script>console.error("boom"); undefinedCall();</script>'
+        "</body></html>"
+    )
     attributes, console = self_check(page, tmp_path / "profile")
     assert attributes["broken-images"] == "1"
     assert int(attributes["load-errors"]) >= 1

@@ -6,8 +6,11 @@ from vaerepro.report.findings import save_rate_distortion, sweep_points
 
 
 def record(weight: float, kl: float, negative_elbo: float, active: int) -> dict:
-    return {"profile": "smoke", "params": {"options": {"kl_weight": weight}},
-            "metrics": {"kl": {"value": kl}, "negative_elbo": {"value": negative_elbo}, "active_units": {"value": active}}}
+    return {
+        "profile": "smoke",
+        "params": {"options": {"kl_weight": weight}},
+        "metrics": {"kl": {"value": kl}, "negative_elbo": {"value": negative_elbo}, "active_units": {"value": active}},
+    }
 
 
 def test_sweep_points_are_rate_and_distortion_sorted_by_weight():

@@ -68,15 +68,25 @@ def test_malformed_files_are_named_and_the_rest_renders(report):
     markdown, page = render_markdown(report), render_html(report)
     for text in (markdown, page):
         assert "cvae-mnist.json" in text and "two_stage-mnist.json" in text
-        assert "86.71" in text and "37.91" in text       # vae-mnist and zheng-cc15 still render
+        assert "86.71" in text and "37.91" in text  # vae-mnist and zheng-cc15 still render
     assert "Unreadable metrics files" in page
 
 
 def test_markdown_sections_and_provenance(report):
     markdown = render_markdown(report)
-    for heading in ("## Claims", "## Survey vs cited paper", "## Generation", "## Denoising", "## Enhancement",
-                    "## Datasets", "## Provenance", "### Environment", "### Pipeline graph",
-                    "## Audit: tracing one number", "## How statuses are decided"):
+    for heading in (
+        "## Claims",
+        "## Survey vs cited paper",
+        "## Generation",
+        "## Denoising",
+        "## Enhancement",
+        "## Datasets",
+        "## Provenance",
+        "### Environment",
+        "### Pipeline graph",
+        "## Audit: tracing one number",
+        "## How statuses are decided",
+    ):
         assert heading in markdown
     assert "4.9 (paper: 10.2) ⚑" in markdown
     assert "![samples](figures/vae-mnist/samples.png)" in markdown
@@ -85,7 +95,7 @@ def test_markdown_sections_and_provenance(report):
     assert '"kl_weight": 4.0' in markdown
     assert "fe76727604d5ea50afd41a4d9d0830ca0fee2b7e" in markdown
     assert "torch | 2.5.1" in markdown
-    assert "| dvae-cifar10 | dvae | cifar10 | not run |" in markdown   # planned in params.yaml, no metrics
+    assert "| dvae-cifar10 | dvae | cifar10 | not run |" in markdown  # planned in params.yaml, no metrics
 
 
 def test_audit_trail_walks_dvc_lock_upstream(tree, report):
@@ -121,7 +131,11 @@ def test_html_loads_nothing_from_outside(report):
     parser = _Links()
     parser.feed(page)
     for tag, name, value in parser.values:
-        assert not re.match(r"\s*([a-z][a-z0-9+.-]*:|//)", value, re.IGNORECASE) or value.startswith("#"), (tag, name, value)
+        assert not re.match(r"\s*([a-z][a-z0-9+.-]*:|//)", value, re.IGNORECASE) or value.startswith("#"), (
+            tag,
+            name,
+            value,
+        )
         assert ".." not in value.split("/"), value
     css = "".join(parser.styles)
     assert "url(" not in css and "@import" not in css and "@font-face" not in css
@@ -138,8 +152,10 @@ def test_html_loads_nothing_from_outside(report):
 def test_planned_experiments_are_read_through_the_strict_loader(tree, tmp_path):
     _, repository = tree
     assert planned_experiments(repository / "params.yaml") == ["vae-mnist", "dvae-cifar10"]
-    assert planned_experiments(tmp_path / "params.yaml") == []   # no params file: nothing planned
-    (tmp_path / "params.yaml").write_text((repository / "params.yaml").read_text().replace("dataset: mnist", "datset: mnist"))
+    assert planned_experiments(tmp_path / "params.yaml") == []  # no params file: nothing planned
+    (tmp_path / "params.yaml").write_text(
+        (repository / "params.yaml").read_text().replace("dataset: mnist", "datset: mnist")
+    )
     (tmp_path / "datasets.yaml").write_text((repository / "datasets.yaml").read_text())
     with pytest.raises(ConfigError, match=r"unknown key 'experiments.vae-mnist.datset' in .*params.yaml"):
         planned_experiments(tmp_path / "params.yaml")
@@ -184,16 +200,41 @@ def test_headline_metrics_only_measured_values(report):
 
 def test_stage_script_writes_all_outputs(tree, tmp_path):
     reports, repository = tree
-    done = subprocess.run([sys.executable, str(REPOSITORY / "pipeline" / "report.py"), "--reports-root", str(reports),
-                           "--repository-root", str(repository), "--dvc", "none"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPOSITORY / "pipeline" / "report.py"),
+            "--reports-root",
+            str(reports),
+            "--repository-root",
+            str(repository),
+            "--dvc",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "cvae-mnist is malformed" in done.stderr and f"{len(load_claims())} claims" in done.stdout
     assert (reports / "report.md").read_text().startswith("# Reproduction report")
     assert (reports / "index.html").read_text().startswith("<!DOCTYPE html>")
     assert json.loads((reports / "headline_metrics.json").read_text())["zheng-cc15"]["psnr"] == 37.91
     assert not list(reports.glob(".*partial*"))
-    strict = subprocess.run([sys.executable, str(REPOSITORY / "pipeline" / "report.py"), "--reports-root", str(reports),
-                             "--repository-root", str(repository), "--dvc", "none", "--strict"],
-                            capture_output=True, text=True, check=False)
+    strict = subprocess.run(
+        [
+            sys.executable,
+            str(REPOSITORY / "pipeline" / "report.py"),
+            "--reports-root",
+            str(reports),
+            "--repository-root",
+            str(repository),
+            "--dvc",
+            "none",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert strict.returncode == 1

@@ -27,9 +27,7 @@ EUVP = "euvp/test: inputs"
 NAMES = ("1.png", "22.png", "79.png")
 
 
-def entry(
-    value: float, test_set: str, *, unit: str = "dB", std: float = 0.5, images: int = 3
-) -> dict:
+def entry(value: float, test_set: str, *, unit: str = "dB", std: float = 0.5, images: int = 3) -> dict:
     per_image = {name: value for name in NAMES[:images]}
     return measured(
         value,
@@ -62,13 +60,9 @@ def restoration_record(
     metrics: dict = {}
     for key, value in outputs.items():
         metrics[key] = entry(value, test_set, images=images, unit="SSIM" if "ssim" in key else "dB")
-        metrics[f"{key}_input"] = entry(
-            inputs[key], test_set, images=images, unit="SSIM" if "ssim" in key else "dB"
-        )
+        metrics[f"{key}_input"] = entry(inputs[key], test_set, images=images, unit="SSIM" if "ssim" in key else "dB")
     for key, value in (references or {}).items():
-        metrics[f"{key}_reference"] = measured(
-            value, key.upper(), "c", std=0.1, images=images, test_set=test_set
-        )
+        metrics[f"{key}_reference"] = measured(value, key.upper(), "c", std=0.1, images=images, test_set=test_set)
     metrics["seconds_per_image"] = measured(seconds, "s", "wall time", images=images)
     for tag, (stress_set, stress_outputs, stress_inputs) in (stress or {}).items():
         for key, value in stress_outputs.items():
@@ -129,9 +123,7 @@ def jpeg_records() -> dict[str, dict]:
             stress={"jpeg30": (JPEG30, {"psnr": 17.0, "ssim_rgb": 0.55}, stress_input)},
             extras={"compression_factor": measured(3.0, "ratio", "elements")},
         ),
-        "clahe-lol": restoration_record(
-            "clahe-lol", {"psnr": 14.0, "ssim_rgb": 0.6}, {"psnr": 7.77, "ssim_rgb": 0.2}
-        ),
+        "clahe-lol": restoration_record("clahe-lol", {"psnr": 14.0, "ssim_rgb": 0.6}, {"psnr": 7.77, "ssim_rgb": 0.2}),
         "vae-mnist": {
             "experiment": "vae-mnist",
             "profile": "full",
@@ -167,9 +159,7 @@ def test_different_image_counts_or_profiles_are_separate_tables():
     records = {
         "clahe-lol": restoration_record("clahe-lol", {"psnr": 14.0}, {"psnr": 7.7}),
         "gamma-lol": restoration_record("gamma-lol", {"psnr": 13.0}, {"psnr": 7.7}, images=2),
-        "histeq-lol": restoration_record(
-            "histeq-lol", {"psnr": 12.0}, {"psnr": 7.7}, profile="smoke"
-        ),
+        "histeq-lol": restoration_record("histeq-lol", {"psnr": 12.0}, {"psnr": 7.7}, profile="smoke"),
         "lacl-lol": restoration_record("lacl-lol", {"psnr": 16.0}, {"psnr": 7.7}, parameters=10),
     }
     groups = restoration_groups(records)
@@ -215,9 +205,7 @@ def test_ties_are_all_marked_and_unmeasured_cells_say_so():
     records = {
         "bm3d-cc15": restoration_record("bm3d-cc15", {"psnr": 37.0}, {"psnr": 35.0}),
         "nlmeans-cc15": restoration_record("nlmeans-cc15", {"psnr": 37.0}, {"psnr": 35.0}),
-        "zheng-cc15": restoration_record(
-            "zheng-cc15", {"psnr": 36.0}, {"psnr": 35.0}, parameters=1
-        ),
+        "zheng-cc15": restoration_record("zheng-cc15", {"psnr": 36.0}, {"psnr": 35.0}, parameters=1),
     }
     records["zheng-cc15"]["metrics"]["ssim_rgb"] = not_measured("every image failed")
     records["zheng-cc15"]["metrics"]["ssim_rgb_input"] = entry(0.8, PLAIN, unit="SSIM")
@@ -252,9 +240,7 @@ def test_reference_row_for_no_reference_metrics():
     assert uiqm[REFERENCE_LABEL] == ("3.1 ± 0.1", False) and uiqm["uwcvgan-euvp"][1]
     assert column(table, "psnr")[REFERENCE_LABEL] == ("–", False)
     # No reference entries: no reference row.
-    assert REFERENCE_LABEL not in [
-        row.label for row in restoration_groups(jpeg_records())[0].table.rows
-    ]
+    assert REFERENCE_LABEL not in [row.label for row in restoration_groups(jpeg_records())[0].table.rows]
 
 
 def test_stress_tables():
@@ -285,11 +271,7 @@ def rendered(tmp_path: Path) -> tuple[str, str]:
         write_record(
             path,
             MetricsRecord(
-                provenance={
-                    k: v
-                    for k, v in record.items()
-                    if k not in ("metrics", "figures", "schema_version")
-                },
+                provenance={k: v for k, v in record.items() if k not in ("metrics", "figures", "schema_version")},
                 metrics=record["metrics"],
             ),
         )
@@ -321,11 +303,7 @@ def test_html_renders_the_section_escaped(rendered):
 
 
 def test_html_escapes_record_text():
-    records = {
-        "x-lol": restoration_record(
-            "x-lol", {"psnr": 1.0}, {"psnr": 0.5}, test_set="<script>alert(1)</script>"
-        )
-    }
+    records = {"x-lol": restoration_record("x-lol", {"psnr": 1.0}, {"psnr": 0.5}, test_set="<script>alert(1)</script>")}
     page = "".join(_restoration_group(group) for group in restoration_groups(records))
     assert "<script>" not in page and "&lt;script&gt;" in page
 

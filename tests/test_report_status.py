@@ -16,8 +16,14 @@ BASE = {"section": "3.2", "statement": "s", "model": "m", "dataset": "d", "unit"
 
 
 def value_claim(metric: str = "psnr", survey_value: float = 38.26, tolerance: dict | None = None, **extra):
-    raw = {"id": "c", **BASE, "metric": metric, "survey_value": survey_value,
-           "measure": {"experiment": "zheng-cc15", "metric": metric}, "tolerance": tolerance or {"absolute": 0.5}}
+    raw = {
+        "id": "c",
+        **BASE,
+        "metric": metric,
+        "survey_value": survey_value,
+        "measure": {"experiment": "zheng-cc15", "metric": metric},
+        "tolerance": tolerance or {"absolute": 0.5},
+    }
     return parse_claim({**raw, **extra})
 
 
@@ -33,14 +39,17 @@ def kind(claim, record_set) -> StatusKind:
     return assess(claim, record_set).status.kind
 
 
-@pytest.mark.parametrize(("ours", "expected"), [(38.0, StatusKind.REPRODUCED), (37.7, StatusKind.NOT_REPRODUCED),
-                                                (40.0, StatusKind.REPRODUCED)])
+@pytest.mark.parametrize(
+    ("ours", "expected"),
+    [(38.0, StatusKind.REPRODUCED), (37.7, StatusKind.NOT_REPRODUCED), (40.0, StatusKind.REPRODUCED)],
+)
 def test_higher_is_better_within_tolerance_or_beating_it(ours, expected):
     assert kind(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": ours}})})) is expected
 
 
-@pytest.mark.parametrize(("ours", "expected"), [(4.0, StatusKind.REPRODUCED), (5.6, StatusKind.REPRODUCED),
-                                                (5.7, StatusKind.NOT_REPRODUCED)])
+@pytest.mark.parametrize(
+    ("ours", "expected"), [(4.0, StatusKind.REPRODUCED), (5.6, StatusKind.REPRODUCED), (5.7, StatusKind.NOT_REPRODUCED)]
+)
 def test_lower_is_better_relative_tolerance_beating_the_claim_reproduces(ours, expected):
     claim = value_claim("fid", 4.9, {"relative": 0.15})
     assert kind(claim, records(**{"zheng-cc15": record({"fid": {"value": ours}})})) is expected
@@ -48,7 +57,11 @@ def test_lower_is_better_relative_tolerance_beating_the_claim_reproduces(ours, e
 
 def test_equal_direction_fails_on_both_sides():
     claim = value_claim("compression_factor", 3, {"absolute": 0.01}, direction="equal")
-    for ours, expected in ((3.0, StatusKind.REPRODUCED), (2.5, StatusKind.NOT_REPRODUCED), (3.5, StatusKind.NOT_REPRODUCED)):
+    for ours, expected in (
+        (3.0, StatusKind.REPRODUCED),
+        (2.5, StatusKind.NOT_REPRODUCED),
+        (3.5, StatusKind.NOT_REPRODUCED),
+    ):
         assert kind(claim, records(**{"zheng-cc15": record({"compression_factor": {"value": ours}})})) is expected
 
 
@@ -67,20 +80,26 @@ def test_no_metrics_file_is_not_run_and_malformed_is_unreadable():
 
 
 def test_not_measured_and_missing_metric_give_the_reason():
-    status = assess(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": None, "not_measured": "no weights"}})})).status
+    status = assess(
+        value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": None, "not_measured": "no weights"}})})
+    ).status
     assert status.kind is StatusKind.NOT_MEASURABLE and status.label == "not measurable here: no weights"
     status = assess(value_claim(), records(**{"zheng-cc15": record({})})).status
     assert status.kind is StatusKind.NOT_MEASURABLE and "recorded no 'psnr'" in status.reason
 
 
 def test_registry_not_measurable_wins():
-    claim = parse_claim({"id": "x", **BASE, "metric": "bits_per_dim", "survey_value": 3.8, "not_measurable": "no ImageNet-32"})
+    claim = parse_claim(
+        {"id": "x", **BASE, "metric": "bits_per_dim", "survey_value": 3.8, "not_measurable": "no ImageNet-32"}
+    )
     assert assess(claim, RecordSet()).status.label == "not measurable here: no ImageNet-32"
 
 
 def test_smoke_is_never_reproduced():
     for ours in (38.26, 10.0):
-        status = assess(value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": ours}}, profile="smoke")})).status
+        status = assess(
+            value_claim(), records(**{"zheng-cc15": record({"psnr": {"value": ours}}, profile="smoke")})
+        ).status
         assert status.kind is StatusKind.SMOKE and status.label == "smoke run only (not a reproduction)"
 
 
@@ -115,8 +134,13 @@ def test_reference_paper_judges_against_the_papers_number():
 
 
 def test_detail_and_provenance_quantities():
-    claim = value_claim("kl_latent_vs_image", 0.3821, {"relative": 0.25}, direction="equal",
-                        measure={"experiment": "zheng-cc15", "metric": "kl_latent_vs_image", "detail": "latent"})
+    claim = value_claim(
+        "kl_latent_vs_image",
+        0.3821,
+        {"relative": 0.25},
+        direction="equal",
+        measure={"experiment": "zheng-cc15", "metric": "kl_latent_vs_image", "detail": "latent"},
+    )
     kl = {"kl_latent_vs_image": {"value": 0.9, "latent": 0.40, "image": 0.47}}
     assert assess(claim, records(**{"zheng-cc15": record(kl)})).ours == 0.40
     params = value_claim("parameter_count", 39e6, {"relative": 0.1}, direction="equal")
@@ -125,14 +149,25 @@ def test_detail_and_provenance_quantities():
 
 
 def comparison(right: dict, relation: str = "less_than"):
-    return parse_claim({"id": "q", **BASE, "metric": "sharpness_samples", "survey_value": None,
-                        "compare": {"left": {"experiment": "a-mnist", "metric": "m"}, "relation": relation, "right": right}})
+    return parse_claim(
+        {
+            "id": "q",
+            **BASE,
+            "metric": "sharpness_samples",
+            "survey_value": None,
+            "compare": {"left": {"experiment": "a-mnist", "metric": "m"}, "relation": relation, "right": right},
+        }
+    )
 
 
 def test_comparison_of_own_experiments_is_valid_on_a_shared_lossy_variant():
     claim = comparison({"experiment": "b-mnist", "metric": "m"})
-    both = records(**{"a-mnist": record({"m": {"value": 1.0}}, variant="lossy-jpeg-q75"),
-                      "b-mnist": record({"m": {"value": 2.0}}, variant="lossy-jpeg-q75")})
+    both = records(
+        **{
+            "a-mnist": record({"m": {"value": 1.0}}, variant="lossy-jpeg-q75"),
+            "b-mnist": record({"m": {"value": 2.0}}, variant="lossy-jpeg-q75"),
+        }
+    )
     assert kind(claim, both) is StatusKind.REPRODUCED
     reversed_claim = comparison({"experiment": "b-mnist", "metric": "m"}, relation="greater_than")
     assert kind(reversed_claim, both) is StatusKind.NOT_REPRODUCED
@@ -142,30 +177,62 @@ def test_comparison_of_own_experiments_is_valid_on_a_shared_lossy_variant():
 def test_comparison_with_a_published_constant_needs_comparable_data():
     claim = comparison({"value": 2.92, "label": "PixelCNN++"})
     assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}})})) is StatusKind.REPRODUCED
-    assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}}, variant="lossy-jpeg-q75")})) is StatusKind.NOT_COMPARABLE
+    assert (
+        kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}}, variant="lossy-jpeg-q75")}))
+        is StatusKind.NOT_COMPARABLE
+    )
     assert kind(claim, records(**{"a-mnist": record({"m": {"value": 2.5}}, profile="smoke")})) is StatusKind.SMOKE
 
 
 def test_repository_registry_loads_and_covers_the_survey():
     claims = load_claims(DEFAULT_CLAIMS_PATH)
     by_id = {claim.id: claim for claim in claims}
-    survey_numbers = {4.9, 10, 10.7, 2.87, 3.80, 3.52, 0.61, 2.42, 38.26, 0.9606, 0.3821, 0.4701, 6.47, 2.91,
-                      29.11, 4.39, 19.16, 0.8373, 19.06, 3, 39e6, 53e6}
+    survey_numbers = {
+        4.9,
+        10,
+        10.7,
+        2.87,
+        3.80,
+        3.52,
+        0.61,
+        2.42,
+        38.26,
+        0.9606,
+        0.3821,
+        0.4701,
+        6.47,
+        2.91,
+        29.11,
+        4.39,
+        19.16,
+        0.8373,
+        19.06,
+        3,
+        39e6,
+        53e6,
+    }
     assert survey_numbers <= {claim.survey_value for claim in claims}
     vqgan = by_id["gen-vqgan-fid-faces"]
     assert (vqgan.survey_value, vqgan.paper_value, vqgan.flagged, vqgan.reference_value) == (4.9, 10.2, True, 10.2)
-    for qualitative in ("q-blurry-samples", "q-reconstruction-vs-regularisation", "den-latent-closer-to-awgn",
-                        "enh-uwcvgan-compression-factor"):
+    for qualitative in (
+        "q-blurry-samples",
+        "q-reconstruction-vs-regularisation",
+        "den-latent-closer-to-awgn",
+        "enh-uwcvgan-compression-factor",
+    ):
         assert by_id[qualitative].kind in ("comparison", "value")
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda c: c.append(copy.deepcopy(c[0])), "duplicate claim id"),
-    (lambda c: c[1].update(tolerance={"percent": 5}), "tolerance must be"),
-    (lambda c: c[1].update(colour="red"), "unknown field"),
-    (lambda c: c[1].pop("tolerance"), "needs a tolerance"),
-    (lambda c: c[1].update(direction="sideways"), "direction must be"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.append(copy.deepcopy(c[0])), "duplicate claim id"),
+        (lambda c: c[1].update(tolerance={"percent": 5}), "tolerance must be"),
+        (lambda c: c[1].update(colour="red"), "unknown field"),
+        (lambda c: c[1].pop("tolerance"), "needs a tolerance"),
+        (lambda c: c[1].update(direction="sideways"), "direction must be"),
+    ],
+)
 def test_registry_errors_name_the_claim(tmp_path: Path, change, message):
     data = yaml.safe_load(DEFAULT_CLAIMS_PATH.read_text())
     change(data["claims"])
@@ -192,10 +259,18 @@ def test_fid_claims_of_the_two_stage_vae_read_fid_and_keep_the_classifier_measur
     assert (samples.compare.left.metric, samples.compare.right.metric) == ("fid", "fid_first_stage")
     assert claims["intro-two-stage-samples-classifier"].compare.left.metric == "classifier_frechet_distance"
     numeric = claims["intro-two-stage-fid-mnist"]
-    assert numeric.reference_value == 12.6 and numeric.tolerance.absolute == 1.5 and numeric.direction == "lower_is_better"
-    two_stage = {"experiment": "two_stage-mnist", "profile": "full", "data_variant": "official",
-                 "metrics": {"fid": {"value": 20.0, "unit": "FID@200", "num_samples": 200},
-                             "fid_first_stage": {"value": 30.0, "unit": "FID@200", "num_samples": 200}}}
+    assert (
+        numeric.reference_value == 12.6 and numeric.tolerance.absolute == 1.5 and numeric.direction == "lower_is_better"
+    )
+    two_stage = {
+        "experiment": "two_stage-mnist",
+        "profile": "full",
+        "data_variant": "official",
+        "metrics": {
+            "fid": {"value": 20.0, "unit": "FID@200", "num_samples": 200},
+            "fid_first_stage": {"value": 30.0, "unit": "FID@200", "num_samples": 200},
+        },
+    }
     # Our own two samplers at one N are comparable with each other, whatever N is.
     assert assess(samples, records(**{"two_stage-mnist": two_stage})).status.kind is StatusKind.REPRODUCED
     assert assess(numeric, records(**{"two_stage-mnist": two_stage})).status.kind is StatusKind.NOT_COMPARABLE

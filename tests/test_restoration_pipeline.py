@@ -65,7 +65,9 @@ def test_crop_stream_is_deterministic_and_cuts_the_same_window_from_both():
     batch = stream.batch(5)
     assert batch["image"].shape == (4, 3, 8, 8) and batch["target"].shape == (4, 3, 8, 8)
     torch.testing.assert_close(batch["image"], 1 - batch["target"], atol=1e-6, rtol=0)
-    torch.testing.assert_close(CropPairStream(noisy, clean, crop_size=8, batch_size=4, seed=3).batch(5)["image"], batch["image"])
+    torch.testing.assert_close(
+        CropPairStream(noisy, clean, crop_size=8, batch_size=4, seed=3).batch(5)["image"], batch["image"]
+    )
     assert not torch.equal(stream.batch(6)["image"], batch["image"])
     unsupervised = CropPairStream(noisy, clean, crop_size=8, batch_size=4, seed=3, with_targets=False).batch(5)
     assert set(unsupervised) == {"image"}
@@ -162,7 +164,9 @@ def test_gt_mean_rescaling_matches_hand_computation():
 # ----------------------------------------------------------------------------- pipeline
 
 
-def write_paired(root: Path, name: str = "lol", size: tuple[int, int] = (20, 28), train: int = 6, test: int = 4) -> None:
+def write_paired(
+    root: Path, name: str = "lol", size: tuple[int, int] = (20, 28), train: int = 6, test: int = 4
+) -> None:
     """A prepared paired dataset as prepare@ writes it: dark inputs, bright targets."""
     rng = np.random.default_rng(0)
     splits = {}
@@ -177,16 +181,36 @@ def write_paired(root: Path, name: str = "lol", size: tuple[int, int] = (20, 28)
         for key, array in arrays.items():
             np.save(directory / f"{key}.npy", array)
         (directory / "names.json").write_text(json.dumps([f"{split}{i}.png" for i in range(count)]))
-        splits[split] = {"count": count, "arrays": {key: {"shape": list(array.shape), "dtype": "uint8",
-                                                          "sha256": array_sha256(array)} for key, array in arrays.items()}}
-    summary = {"dataset": name, "title": name, "paired": True, "variant": "fixture", "class_names": [],
-               "splits": splits, "sha256": "fixture", "source": {}, "split_seed": 0, "validation_count": 0}
+        splits[split] = {
+            "count": count,
+            "arrays": {
+                key: {"shape": list(array.shape), "dtype": "uint8", "sha256": array_sha256(array)}
+                for key, array in arrays.items()
+            },
+        }
+    summary = {
+        "dataset": name,
+        "title": name,
+        "paired": True,
+        "variant": "fixture",
+        "class_names": [],
+        "splits": splits,
+        "sha256": "fixture",
+        "source": {},
+        "split_seed": 0,
+        "validation_count": 0,
+    }
     (root / name / "summary.json").write_text(json.dumps(summary))
 
 
-PAIRS = {"train": {"split": "train", "source": "inputs"}, "test": {"split": "test", "source": "inputs"},
-         "stress": {"jpeg50": {"kind": "jpeg", "quality": 50}}, "crop_size": 8,
-         "metrics": ["psnr", "ssim_rgb", "psnr_b", "psnr_gt_mean", "uiqm"], "comparison_method": "gamma"}
+PAIRS = {
+    "train": {"split": "train", "source": "inputs"},
+    "test": {"split": "test", "source": "inputs"},
+    "stress": {"jpeg50": {"kind": "jpeg", "quality": 50}},
+    "crop_size": 8,
+    "metrics": ["psnr", "ssim_rgb", "psnr_b", "psnr_gt_mean", "uiqm"],
+    "comparison_method": "gamma",
+}
 
 
 def params_with(tmp_path: Path, experiments: dict):
@@ -196,10 +220,24 @@ def params_with(tmp_path: Path, experiments: dict):
 
 
 def learned_entry(**overrides) -> dict:
-    return {"model": "test_scale", "dataset": "lol", "train_dataset": "lol", "restoration": PAIRS,
-            "train": {"smoke": {"steps": 30, "batch_size": 4, "learning_rate": 0.05, "log_every": 10,
-                                "checkpoint_every": 30, "progress_bar": False}},
-            "evaluate": {"smoke": {"test_count": None}}, **overrides}
+    return {
+        "model": "test_scale",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": PAIRS,
+        "train": {
+            "smoke": {
+                "steps": 30,
+                "batch_size": 4,
+                "learning_rate": 0.05,
+                "log_every": 10,
+                "checkpoint_every": 30,
+                "progress_bar": False,
+            }
+        },
+        "evaluate": {"smoke": {"test_count": None}},
+        **overrides,
+    }
 
 
 def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
@@ -212,25 +250,45 @@ def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
     model = load_model(result.checkpoint_path)
     assert float(model.gain.detach()) > 1.5  # learned to brighten (the targets are 2x the inputs)
 
-    evaluation = evaluate_restoration(model, experiment, seed=params.seed, profile="smoke", device=torch.device("cpu"),
-                                      figure_dir=tmp_path / "reports/figures/test_scale-lol", reports_root=tmp_path / "reports")
+    evaluation = evaluate_restoration(
+        model,
+        experiment,
+        seed=params.seed,
+        profile="smoke",
+        device=torch.device("cpu"),
+        figure_dir=tmp_path / "reports/figures/test_scale-lol",
+        reports_root=tmp_path / "reports",
+    )
     metrics = evaluation.metrics
     # One white test image makes the model raise: recorded, the other three scored.
     assert metrics["psnr"]["images"] == 3 and metrics["psnr"]["failed"][0]["name"] == "test3.png"
     assert "RuntimeError: cannot process a white image" in metrics["psnr"]["failed"][0]["error"]
     assert metrics["psnr_input"]["images"] == 4  # doing nothing never fails
     assert metrics["psnr"]["value"] > metrics["psnr_input"]["value"] + 5
-    for key in ("ssim_rgb", "psnr_b", "psnr_gt_mean", "uiqm", "uiqm_input", "uiqm_reference", "seconds_per_image",
-                "psnr@jpeg50", "psnr_input@jpeg50"):
+    for key in (
+        "ssim_rgb",
+        "psnr_b",
+        "psnr_gt_mean",
+        "uiqm",
+        "uiqm_input",
+        "uiqm_reference",
+        "seconds_per_image",
+        "psnr@jpeg50",
+        "psnr_input@jpeg50",
+    ):
         assert metrics[key]["value"] is not None and np.isfinite(metrics[key]["value"]), key
-    assert "gt-mean" in metrics["psnr_gt_mean"]["convention"] and "JPEG quality 50" in metrics["psnr@jpeg50"]["test_set"]
+    assert (
+        "gt-mean" in metrics["psnr_gt_mean"]["convention"] and "JPEG quality 50" in metrics["psnr@jpeg50"]["test_set"]
+    )
     assert set(evaluation.figures) == {"panels", "crops"}
     assert all((tmp_path / "reports" / path).is_file() for path in evaluation.figures.values())
 
     from vaerepro.experiment.provenance import provenance_for
 
     provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
-    write_record(tmp_path / "reports/metrics/test_scale-lol.json", MetricsRecord(provenance, metrics, evaluation.figures))
+    write_record(
+        tmp_path / "reports/metrics/test_scale-lol.json", MetricsRecord(provenance, metrics, evaluation.figures)
+    )
     record = read_record(tmp_path / "reports/metrics/test_scale-lol.json")
     assert record["data_variant"] == "fixture" and record["training"]["steps"] == 30
 
@@ -238,9 +296,16 @@ def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
 def test_classical_experiment_trains_nothing_and_refuses_a_train_section(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_paired(tmp_path / "data" / "prepared")
-    entry = {"model": "gamma", "dataset": "lol", "train_dataset": "lol", "restoration": {"test": PAIRS["test"]},
-             "evaluate": {"smoke": {"test_count": 2}}}
-    params = params_with(tmp_path, {"gamma-lol": entry, "clahe-lol": {**entry, "model": "clahe", "train": {"smoke": {"steps": 3}}}})
+    entry = {
+        "model": "gamma",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"]},
+        "evaluate": {"smoke": {"test_count": 2}},
+    }
+    params = params_with(
+        tmp_path, {"gamma-lol": entry, "clahe-lol": {**entry, "model": "clahe", "train": {"smoke": {"steps": 3}}}}
+    )
     experiment = resolve(params, "gamma-lol")
     assert experiment.train is None
     result = train_experiment(experiment, params, tmp_path / "models" / "gamma-lol")
@@ -273,8 +338,13 @@ def test_bad_restoration_config_fails_at_stage_start(tmp_path, monkeypatch, entr
 def test_restoration_section_on_a_generative_model_is_rejected(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_paired(tmp_path / "data" / "prepared")
-    entry = {"model": "vae", "dataset": "lol", "train_dataset": "lol", "restoration": PAIRS,
-             "train": {"smoke": {"steps": 1}}}
+    entry = {
+        "model": "vae",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": PAIRS,
+        "train": {"smoke": {"steps": 1}},
+    }
     with pytest.raises(ConfigError, match="is not a restoration model"):
         resolve(params_with(tmp_path, {"vae-lol": entry}), "vae-lol")
 
@@ -282,8 +352,14 @@ def test_restoration_section_on_a_generative_model_is_rejected(tmp_path, monkeyp
 def test_profile_options_and_crop_size_apply_to_their_profile_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_paired(tmp_path / "data" / "prepared")
-    entry = {"model": "bm3d", "dataset": "lol", "train_dataset": "lol", "restoration": {"test": PAIRS["test"]},
-             "options": {"noise_sigma": 5}, "profile_options": {"smoke": {"noise_sigma": 9}}}
+    entry = {
+        "model": "bm3d",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"]},
+        "options": {"noise_sigma": 5},
+        "profile_options": {"smoke": {"noise_sigma": 9}},
+    }
     params = params_with(tmp_path, {"bm3d-lol": entry})
     assert resolve(params, "bm3d-lol").options.noise_sigma == 9
     full = params_with(tmp_path, {"bm3d-lol": entry})
@@ -299,7 +375,9 @@ def test_train_crop_size_overrides_the_restoration_default(tmp_path, monkeypatch
     entry = learned_entry()
     entry["train"]["smoke"] = {**entry["train"]["smoke"], "crop_size": 32}  # larger than the 20x28 images
     params = params_with(tmp_path, {"test_scale-lol": entry})
-    with pytest.raises(ConfigError, match=r"train.<profile>.crop_size' in params.yaml is 32, which does not fit the 20x28"):
+    with pytest.raises(
+        ConfigError, match=r"train.<profile>.crop_size' in params.yaml is 32, which does not fit the 20x28"
+    ):
         train_experiment(resolve(params, "test_scale-lol"), params, tmp_path / "models" / "x")
     entry["train"]["smoke"]["crop_size"] = 12  # test_scale needs multiples of 8
     params = params_with(tmp_path, {"test_scale-lol": entry})
@@ -327,14 +405,25 @@ def test_inception_score_is_recorded_as_not_measured_without_weights(tmp_path, m
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VAEREPRO_INCEPTION_WEIGHTS", str(tmp_path / "missing.pth"))
     write_paired(tmp_path / "data" / "prepared")
-    entry = {"model": "identity", "dataset": "lol", "train_dataset": "lol",
-             "restoration": {"test": PAIRS["test"], "metrics": ["psnr", "inception_score"]},
-             "evaluate": {"smoke": {"test_count": 2}}}
+    entry = {
+        "model": "identity",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"], "metrics": ["psnr", "inception_score"]},
+        "evaluate": {"smoke": {"test_count": 2}},
+    }
     params = params_with(tmp_path, {"identity-lol": entry})
     experiment = resolve(params, "identity-lol")
     model = build_model("identity", experiment.options)
-    metrics = evaluate_restoration(model, experiment, seed=params.seed, profile="smoke", device=torch.device("cpu"),
-                                   figure_dir=tmp_path / "reports/figures/x", reports_root=tmp_path / "reports").metrics
+    metrics = evaluate_restoration(
+        model,
+        experiment,
+        seed=params.seed,
+        profile="smoke",
+        device=torch.device("cpu"),
+        figure_dir=tmp_path / "reports/figures/x",
+        reports_root=tmp_path / "reports",
+    ).metrics
     for key in ("inception_score", "inception_score_input", "inception_score_reference"):
         assert metrics[key]["value"] is None and "missing.pth" in metrics[key]["not_measured"], key
     assert metrics["psnr"]["value"] is not None

@@ -10,7 +10,9 @@ from vaerepro.revision import code_revision
 
 def test_revision_is_dirty_for_code_changes_only(tmp_path: Path):
     def git(*arguments: str) -> str:
-        return subprocess.run(["git", *arguments], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *arguments], cwd=tmp_path, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     git("init", "-q")
     for name in ("src/vaerepro/a.py", "params.yaml", "dvc.lock", "reports/x.json"):
@@ -40,8 +42,13 @@ def test_checkpoint_and_its_metrics_record_carry_the_same_revision(tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     assert code_revision(tmp_path) == "unknown"
     write_paired(tmp_path / "data" / "prepared")
-    entry = {"model": "gamma", "dataset": "lol", "train_dataset": "lol", "restoration": {"test": PAIRS["test"]},
-             "evaluate": {"smoke": {"test_count": 2}}}
+    entry = {
+        "model": "gamma",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"]},
+        "evaluate": {"smoke": {"test_count": 2}},
+    }
     params = params_with(tmp_path, {"gamma-lol": entry})
     experiment = resolve(params, "gamma-lol")
     result = train_experiment(experiment, params, tmp_path / "models" / "gamma-lol")
@@ -50,9 +57,25 @@ def test_checkpoint_and_its_metrics_record_carry_the_same_revision(tmp_path: Pat
     assert checkpoint["git_revision"] == record["git_revision"] == code_revision()
     # the classical method's checkpoint has the keys it always had (no run identity)
     assert list(checkpoint) == [
-        "format", "format_version", "model_name", "model_options", "model_state", "step", "phase", "total_steps",
-        "settings", "optimizers", "grad_scaler", "rng", "seed", "device", "precision", "git_revision",
-        "torch_version", "created", "metrics",
+        "format",
+        "format_version",
+        "model_name",
+        "model_options",
+        "model_state",
+        "step",
+        "phase",
+        "total_steps",
+        "settings",
+        "optimizers",
+        "grad_scaler",
+        "rng",
+        "seed",
+        "device",
+        "precision",
+        "git_revision",
+        "torch_version",
+        "created",
+        "metrics",
     ]
 
 
@@ -60,6 +83,9 @@ def test_the_revision_is_defined_once():
     """Only vaerepro.revision asks git for the revision; nothing else defines its own."""
     root = Path(__file__).resolve().parents[1]
     sources = [*(root / "src").rglob("*.py"), *(root / "pipeline").rglob("*.py")]
-    asking = sorted(str(path.relative_to(root)) for path in sources
-                    if "rev-parse" in path.read_text() or "def git_revision" in path.read_text())
+    asking = sorted(
+        str(path.relative_to(root))
+        for path in sources
+        if "rev-parse" in path.read_text() or "def git_revision" in path.read_text()
+    )
     assert asking == ["src/vaerepro/revision.py"]

@@ -33,7 +33,14 @@ def stream(image_shape=(1, 8, 8), count: int = 40, seed: int = 0, batch_size: in
 
 
 def settings(**overrides) -> TrainSettings:
-    values = {"steps": 4, "batch_size": 8, "learning_rate": 1e-2, "checkpoint_every": 100, "log_every": 1, "progress_bar": False}
+    values = {
+        "steps": 4,
+        "batch_size": 8,
+        "learning_rate": 1e-2,
+        "checkpoint_every": 100,
+        "log_every": 1,
+        "progress_bar": False,
+    }
     values.update(overrides)
     return TrainSettings(**values)
 
@@ -69,9 +76,26 @@ def test_checkpoint_is_self_describing_and_rebuilds_the_model(tmp_path):
     assert checkpoint["torch_version"] == torch.__version__
     assert checkpoint["git_revision"] == code_revision()  # the call metrics records make
     assert list(checkpoint) == [
-        "format", "format_version", "model_name", "model_options", "model_state", "step", "phase", "total_steps",
-        "settings", "optimizers", "grad_scaler", "rng", "seed", "device", "precision", "git_revision",
-        "torch_version", "created", "metrics", "identity",
+        "format",
+        "format_version",
+        "model_name",
+        "model_options",
+        "model_state",
+        "step",
+        "phase",
+        "total_steps",
+        "settings",
+        "optimizers",
+        "grad_scaler",
+        "rng",
+        "seed",
+        "device",
+        "precision",
+        "git_revision",
+        "torch_version",
+        "created",
+        "metrics",
+        "identity",
     ]
     assert set(checkpoint["optimizers"]) == {"train/model"}
     assert set(checkpoint["rng"]) == {"python", "numpy", "torch", "cuda"}
@@ -176,15 +200,32 @@ def test_history_logged_after_the_resumed_checkpoint_is_dropped(tmp_path):
 
 
 def test_resuming_with_changed_settings_refuses_naming_the_key_and_both_values(tmp_path):
-    train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0, stop_at_step=2,
-          settings_path="experiments.vae-mnist.train.smoke")
-    with pytest.raises(CheckpointMismatchError,
-                       match=r"'experiments.vae-mnist.train.smoke.learning_rate': checkpoint 0.01, now 0.02.*step 2"):
-        train(make("vae-conv-bernoulli"), stream(), settings(steps=4, learning_rate=0.02), tmp_path, seed=0,
-              settings_path="experiments.vae-mnist.train.smoke")
+    train(
+        make("vae-conv-bernoulli"),
+        stream(),
+        settings(steps=4),
+        tmp_path,
+        seed=0,
+        stop_at_step=2,
+        settings_path="experiments.vae-mnist.train.smoke",
+    )
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"'experiments.vae-mnist.train.smoke.learning_rate': checkpoint 0.01, now 0.02.*step 2",
+    ):
+        train(
+            make("vae-conv-bernoulli"),
+            stream(),
+            settings(steps=4, learning_rate=0.02),
+            tmp_path,
+            seed=0,
+            settings_path="experiments.vae-mnist.train.smoke",
+        )
     assert read_checkpoint(tmp_path / "checkpoint.pt")["settings"]["learning_rate"] == 0.01  # nothing recorded wrongly
     # Bookkeeping settings and a longer target may change between chunks.
-    result = train(make("vae-conv-bernoulli"), stream(), settings(steps=6, log_every=2, checkpoint_every=3), tmp_path, seed=0)
+    result = train(
+        make("vae-conv-bernoulli"), stream(), settings(steps=6, log_every=2, checkpoint_every=3), tmp_path, seed=0
+    )
     assert (result.step, result.resumed_from) == (6, 2)
 
 
@@ -193,8 +234,14 @@ def test_resuming_on_other_data_or_code_refuses_naming_what_differs(tmp_path):
     train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0, stop_at_step=2, identity=identity)
     assert read_checkpoint(tmp_path / "checkpoint.pt")["identity"] == identity
     with pytest.raises(CheckpointMismatchError, match="code_sha256: checkpoint 'cccccccc', now 'dddddddd'.*delete"):
-        train(make("vae-conv-bernoulli"), stream(), settings(steps=4), tmp_path, seed=0,
-              identity={**identity, "code_sha256": "d" * 8})
+        train(
+            make("vae-conv-bernoulli"),
+            stream(),
+            settings(steps=4),
+            tmp_path,
+            seed=0,
+            identity={**identity, "code_sha256": "d" * 8},
+        )
 
 
 def test_a_checkpoint_temporary_left_by_a_killed_writer_is_removed(tmp_path):

@@ -115,11 +115,7 @@ def test_capsule_bottleneck_keeps_the_latent_grid(size):
     assert output.quantized.shape == (2, 6, size, size + 2)
     grid = (CapsuleBottleneck.grid_size(size), CapsuleBottleneck.grid_size(size + 2))
     assert output.capsule_lengths.shape == (2, 4, *grid)
-    assert (
-        output.indices is None
-        and output.codebook_loss.item() == 0
-        and output.commitment_loss.item() == 0
-    )
+    assert output.indices is None and output.codebook_loss.item() == 0 and output.commitment_loss.item() == 0
 
 
 def test_capsule_grid_of_the_paper():
@@ -136,9 +132,7 @@ def test_routing_couplings_sum_to_one_and_lengths_are_weighted_prediction_norms(
     assert (torch.linalg.vector_norm(outputs, dim=1) < 1).all()
     single = make_capsules(routing_iterations=1)
     coupling_one, _, _ = single.route(single.primary_capsules(torch.randn(1, 8, 6, 6)))
-    assert torch.allclose(
-        coupling_one, torch.full_like(coupling_one, 1 / 4)
-    )  # no agreement step yet
+    assert torch.allclose(coupling_one, torch.full_like(coupling_one, 1 / 4))  # no agreement step yet
     lengths = capsules(torch.randn(1, 8, 6, 6)).capsule_lengths
     assert (lengths >= 0).all()
 

@@ -46,8 +46,11 @@ def smoke_targets(params_path: str, skip: frozenset[str] = frozenset()) -> tuple
     targets = [f"prepare@{name}" for name in params.datasets if name in obtainable]
     targets += [f"fid_reference@{name}" for name in params.fid.reference if name in obtainable]
     targets += [f"classifier@{name}" for name in params.classifiers if name in obtainable]
-    runnable = [name for name, experiment in params.experiments.items()
-                if {experiment.dataset, experiment.train_dataset} <= obtainable and name not in skip]
+    runnable = [
+        name
+        for name, experiment in params.experiments.items()
+        if {experiment.dataset, experiment.train_dataset} <= obtainable and name not in skip
+    ]
     for name, experiment in params.experiments.items():
         if name in skip:
             skipped.append(f"  skipped experiment {name}: --skip (its committed records stay as they are)")
@@ -58,8 +61,10 @@ def smoke_targets(params_path: str, skip: frozenset[str] = frozenset()) -> tuple
     if len(runnable) == len(params.experiments):
         targets.append("report")
     elif skip and len(runnable) + len(skip) == len(params.experiments):
-        skipped.append("  report: rendered afterwards on its own (`dvc repro --single-item report`) from the records "
-                       "present, the skipped experiments' committed ones included")
+        skipped.append(
+            "  report: rendered afterwards on its own (`dvc repro --single-item report`) from the records "
+            "present, the skipped experiments' committed ones included"
+        )
     else:
         skipped.append("  skipped report: it depends on every experiment (run `dvc repro report` once all can run)")
     return targets, skipped
@@ -97,8 +102,10 @@ def command_smoke(arguments: argparse.Namespace) -> int:
     try:
         result = subprocess.run(command, env=environment_with_this_python())
     except FileNotFoundError:
-        print("vaerepro smoke: `dvc` was not found; install the project (`uv sync`) and use `uv run vaerepro smoke`",
-              file=sys.stderr)
+        print(
+            "vaerepro smoke: `dvc` was not found; install the project (`uv sync`) and use `uv run vaerepro smoke`",
+            file=sys.stderr,
+        )
         return 1
     # `dvc exp run -S` rewrites params.yaml through its YAML writer, which drops comments and
     # expands anchors; keep the user's file and change only the profile, as DVC did.
@@ -126,12 +133,19 @@ def command_datasets(arguments: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vaerepro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="vaerepro", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     commands = parser.add_subparsers(dest="command", required=True)
     smoke = commands.add_parser("smoke", help="run the smoke profile for every obtainable dataset")
-    smoke.add_argument("--skip", action="append", default=[], metavar="EXPERIMENT[,EXPERIMENT]",
-                       help="leave these experiments out (CI: those that run no code another experiment does not)")
+    smoke.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="EXPERIMENT[,EXPERIMENT]",
+        help="leave these experiments out (CI: those that run no code another experiment does not)",
+    )
     smoke.set_defaults(run=command_smoke)
     commands.add_parser("datasets", help="which datasets are obtainable here").set_defaults(run=command_datasets)
     arguments = parser.parse_args(argv)

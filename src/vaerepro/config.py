@@ -31,6 +31,8 @@ PROFILES: tuple[str, ...] = ("smoke", "full")
 def empty_mapping() -> MappingProxyType:
     """A read-only empty mapping: defaults must be as frozen as parsed values."""
     return MappingProxyType({})
+
+
 DATASET_NAMES: tuple[str, ...] = ("mnist", "cifar10", "celeba_hq", "lol", "euvp", "cc15")
 # The dataset registry's file name; it lies beside params.yaml (dvc.yaml names it too).
 DATASETS_FILE = "datasets.yaml"
@@ -194,9 +196,7 @@ class Params:
 
     def dataset(self, name: str) -> DatasetParams:
         if name not in self.datasets:
-            raise ConfigError(
-                f"unknown dataset '{name}'; {DATASETS_FILE} defines: {', '.join(sorted(self.datasets))}"
-            )
+            raise ConfigError(f"unknown dataset '{name}'; {DATASETS_FILE} defines: {', '.join(sorted(self.datasets))}")
         return self.datasets[name]
 
     def resolve(self, path: str | Path) -> Path:
@@ -248,15 +248,21 @@ def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | No
         )
     for name in params.classifiers:
         if name not in params.datasets:
-            raise ConfigError(f"'classifiers.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}")
+            raise ConfigError(
+                f"'classifiers.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}"
+            )
     for name in params.fid.reference:
         if name not in params.datasets:
-            raise ConfigError(f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}")
+            raise ConfigError(
+                f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}"
+            )
     for profile, count in params.fid.count.items():
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile 'fid.count.{profile}' in {source}; profiles are: {', '.join(PROFILES)}")
         if count < 2:
-            raise ConfigError(f"'fid.count.{profile}' in {source} must be >= 2 (a covariance needs two images), got {count}")
+            raise ConfigError(
+                f"'fid.count.{profile}' in {source} must be >= 2 (a covariance needs two images), got {count}"
+            )
     if params.fid.batch_size < 1:
         raise ConfigError(f"'fid.batch_size' in {source} must be >= 1, got {params.fid.batch_size}")
     for name, experiment in params.experiments.items():

@@ -57,7 +57,11 @@ def save_grid(
     figure_height = image_height + title_inches + 0.05
     figure_width = width * scale / dots_per_inch + label_inches
     figure, axes = plt.subplots(
-        len(tiles), 1, figsize=(figure_width, figure_height), dpi=dots_per_inch, squeeze=False,
+        len(tiles),
+        1,
+        figsize=(figure_width, figure_height),
+        dpi=dots_per_inch,
+        squeeze=False,
         gridspec_kw={"height_ratios": [image.shape[0] for image in tiles]},
     )
     for index, (axis, image) in enumerate(zip(axes[:, 0], tiles, strict=True)):
@@ -73,8 +77,11 @@ def save_grid(
         figure.suptitle(title, fontsize=9, y=1 - 0.05 / figure_height)
     # Reserve the label column and title band explicitly (tight_layout ignores suptitle).
     figure.subplots_adjust(
-        left=label_inches / figure_width, right=1.0, bottom=0.0,
-        top=1 - title_inches / figure_height, hspace=0.02,
+        left=label_inches / figure_width,
+        right=1.0,
+        bottom=0.0,
+        top=1 - title_inches / figure_height,
+        hspace=0.02,
     )
     with atomic_file(path) as handle:
         figure.savefig(handle, format="png", dpi=dots_per_inch)

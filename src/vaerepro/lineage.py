@@ -221,7 +221,7 @@ def entry_points(command: str) -> list[tuple[str, str]]:
         for index, word in enumerate(words):
             if not re.fullmatch(r"(.*/)?python(3(\.\d+)?)?", word):
                 continue
-            rest = words[index + 1:]
+            rest = words[index + 1 :]
             while rest and rest[0].startswith("-") and rest[0] != "-m":
                 rest = rest[1:]  # interpreter options (-u, -X ..., -O)
             if len(rest) >= 2 and rest[0] == "-m":
@@ -277,7 +277,9 @@ def _reached(stage: Stage, repository: Path, graph: ImportGraph) -> dict[Path, P
     reached: dict[Path, Path | None] = {}
     for command in stage.commands:
         for kind, target in entry_points(command):
-            found = graph.module_files(target) if kind == "module" else graph.script_files(repository / stage.wdir / target)
+            found = (
+                graph.module_files(target) if kind == "module" else graph.script_files(repository / stage.wdir / target)
+            )
             for file, importer in found.items():
                 reached.setdefault(file, importer)
     return reached
@@ -394,10 +396,14 @@ def rewrite_derived_deps(text: str, derived: dict[str, list[str]]) -> str:
 
 def _report(lineage: StageLineage, repository: Path) -> str:
     stage = lineage.stage
-    lines = [f"{stage.name}: {len(lineage.missing)} missing, {len(lineage.dangling)} dangling, {len(lineage.unused)} unused code deps"]
-    for label, items in (("missing (imported, not covered)", lineage.missing),
-                         ("dangling (no such file)", lineage.dangling),
-                         ("unused (covers nothing imported)", lineage.unused)):
+    lines = [
+        f"{stage.name}: {len(lineage.missing)} missing, {len(lineage.dangling)} dangling, {len(lineage.unused)} unused code deps"
+    ]
+    for label, items in (
+        ("missing (imported, not covered)", lineage.missing),
+        ("dangling (no such file)", lineage.dangling),
+        ("unused (covers nothing imported)", lineage.unused),
+    ):
         lines.extend(f"  {label}: {item}" for item in items)
     lines.append("  derived code deps:")
     lines.extend(f"    - {dep}" for dep in suggested_deps(lineage.derived, repository))
@@ -411,8 +417,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"))
     parser.add_argument("--why", metavar="FILE", help="print how each stage reaches FILE (repository-relative)")
-    parser.add_argument("--write", action="store_true",
-                        help="replace each stage's derived block in dvc.yaml with the derived deps")
+    parser.add_argument(
+        "--write", action="store_true", help="replace each stage's derived block in dvc.yaml with the derived deps"
+    )
     parser.add_argument("stages", nargs="*", help="stage names (default: all)")
     options = parser.parse_args(arguments)
     repository = options.dvc_yaml.resolve().parent

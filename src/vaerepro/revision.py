@@ -24,7 +24,9 @@ CODE_PATHS = ("src", "pipeline", "dvc.yaml", "pyproject.toml", "uv.lock")
 
 
 def _git(arguments: list[str], root: Path) -> str:
-    return subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    return subprocess.run(
+        ["git", *arguments], cwd=root, capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
 
 
 def code_revision(root: Path | None = None) -> str:

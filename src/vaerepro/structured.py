@@ -49,8 +49,7 @@ def from_mapping(cls: type[T], mapping: Any, *, path: str = "", source: str | No
     """
     if not isinstance(mapping, Mapping):
         raise ConfigError(
-            f"{_describe(path, source)} must be a mapping of keys to values, "
-            f"got {type(mapping).__name__}: {mapping!r}"
+            f"{_describe(path, source)} must be a mapping of keys to values, got {type(mapping).__name__}: {mapping!r}"
         )
     fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
     unknown = sorted(set(map(str, mapping)) - set(fields))
@@ -66,10 +65,7 @@ def from_mapping(cls: type[T], mapping: Any, *, path: str = "", source: str | No
     for name, field in fields.items():
         key_path = f"{path}.{name}" if path else name
         if name not in mapping:
-            has_default = (
-                field.default is not dataclasses.MISSING
-                or field.default_factory is not dataclasses.MISSING
-            )
+            has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
             if not has_default:
                 raise ConfigError(f"missing required key '{key_path}' in {source or 'the configuration'}")
             continue
@@ -83,9 +79,7 @@ def convert(annotation: Any, value: Any, *, path: str, source: str | None) -> An
     arguments = typing.get_args(annotation)
 
     def wrong(expected: str) -> ConfigError:
-        return ConfigError(
-            f"{_describe(path, source)} must be {expected}, got {type(value).__name__}: {value!r}"
-        )
+        return ConfigError(f"{_describe(path, source)} must be {expected}, got {type(value).__name__}: {value!r}")
 
     if annotation is Any:
         return value

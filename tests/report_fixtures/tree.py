@@ -15,8 +15,12 @@ import numpy as np
 from vaerepro.image_grids import save_grid
 
 FIXTURES = Path(__file__).parent
-FIGURES = ("figures/vae-mnist/samples.png", "figures/vae-mnist/reconstructions.png",
-           "figures/zheng-cc15/denoised.png", "figures/data/mnist.png")
+FIGURES = (
+    "figures/vae-mnist/samples.png",
+    "figures/vae-mnist/reconstructions.png",
+    "figures/zheng-cc15/denoised.png",
+    "figures/data/mnist.png",
+)
 
 
 def _images(seed: int, count: int, size: int, channels: int) -> np.ndarray:
@@ -32,14 +36,25 @@ def build_tree(root: Path) -> tuple[Path, Path]:
     shutil.copytree(FIXTURES / "reports", reports)
     for index, relative in enumerate(FIGURES):
         channels = 3 if "zheng" in relative else 1
-        save_grid(reports / relative, [_images(index, 6, 16, channels), _images(index + 10, 6, 16, channels)],
-                  row_labels=["a", "b"], title=relative)
+        save_grid(
+            reports / relative,
+            [_images(index, 6, 16, channels), _images(index + 10, 6, 16, channels)],
+            row_labels=["a", "b"],
+            title=relative,
+        )
     summaries = reports / "data"
     summaries.mkdir(parents=True, exist_ok=True)
-    (summaries / "mnist.json").write_text(json.dumps({
-        "dataset": "mnist", "variant": "official",
-        "sha256": "62ac23f60035b98fa938a539890b21cca79c3a1392d56ac6eea258425310f69f",
-        "splits": {"train": {"count": 55000}, "validation": {"count": 5000}, "test": {"count": 10000}}}))
-    (summaries / "cc15.json").write_text(json.dumps({
-        "dataset": "cc15", "variant": "official", "sha256": "f" * 64, "splits": {"test": {"count": 15}}}))
+    (summaries / "mnist.json").write_text(
+        json.dumps(
+            {
+                "dataset": "mnist",
+                "variant": "official",
+                "sha256": "62ac23f60035b98fa938a539890b21cca79c3a1392d56ac6eea258425310f69f",
+                "splits": {"train": {"count": 55000}, "validation": {"count": 5000}, "test": {"count": 10000}},
+            }
+        )
+    )
+    (summaries / "cc15.json").write_text(
+        json.dumps({"dataset": "cc15", "variant": "official", "sha256": "f" * 64, "splits": {"test": {"count": 15}}})
+    )
     return reports, repository

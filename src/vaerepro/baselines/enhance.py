@@ -45,6 +45,7 @@ def histogram_equalization(image: np.ndarray) -> np.ndarray:
 
 def clahe(image: np.ndarray, clip_limit: float = CLAHE_CLIP_LIMIT) -> np.ndarray:
     """CLAHE of the HSV value channel (8×8 tiles, the given clip limit)."""
+
     def transform(value: np.ndarray) -> np.ndarray:
         tiles = (max(1, value.shape[0] // 8), max(1, value.shape[1] // 8))
         return equalize_adapthist(value, kernel_size=tiles, clip_limit=clip_limit, nbins=256)

@@ -53,9 +53,7 @@ def _stream_to(url: str, partial: Path, timeout_seconds: float, description: str
                 received += len(chunk)
                 progress.update(len(chunk))
         if expected is not None and received != expected:
-            raise urllib.error.ContentTooShortError(
-                f"received {received} of {expected} bytes from {url}", None
-            )
+            raise urllib.error.ContentTooShortError(f"received {received} of {expected} bytes from {url}", None)
 
 
 def download_file(

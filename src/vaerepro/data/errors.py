@@ -22,9 +22,7 @@ class ChecksumMismatch(DatasetError):
         self.name, self.algorithm, self.expected, self.actual = name, algorithm, expected, actual
         self.moved_to = moved_to
         where = f"; the file was moved aside to {moved_to} and not used" if moved_to else "; it was not used"
-        super().__init__(
-            f"checksum mismatch for {name}: expected {algorithm} {expected}, got {actual}{where}"
-        )
+        super().__init__(f"checksum mismatch for {name}: expected {algorithm} {expected}, got {actual}{where}")
 
 
 class CorruptArchive(DatasetError):

@@ -44,7 +44,11 @@ def manual_instructions(name: str, dataset: DatasetParams, params: Params, downl
     if dataset.manual_instructions:
         lines.append(dataset.manual_instructions.strip())
     for source in dataset.files:
-        checksum = f"sha256 {source.sha256}" if source.sha256 else (f"md5 {source.md5}" if source.md5 else "no checksum published")
+        checksum = (
+            f"sha256 {source.sha256}"
+            if source.sha256
+            else (f"md5 {source.md5}" if source.md5 else "no checksum published")
+        )
         lines.append(f"  file: {source.name} ({checksum})")
     lines.append(f"Put the file(s) in {downloads}/ , or set `local_copy` in params.yaml to a directory")
     lines.append(f"that contains a '{name}/' folder with the files (currently local_copy = {params.local_copy!r}).")
@@ -63,7 +67,9 @@ def _verify_against_manifest(match: LocalMatch, manifest: dict[str, str]) -> dic
     return digests
 
 
-def _from_local_copy(name: str, dataset: DatasetParams, params: Params) -> tuple[LocalMatch, dict[str, str], dict] | None:
+def _from_local_copy(
+    name: str, dataset: DatasetParams, params: Params
+) -> tuple[LocalMatch, dict[str, str], dict] | None:
     local_root = params.local_copy_dir
     if local_root is None:
         return None
@@ -94,7 +100,9 @@ def _from_local_copy(name: str, dataset: DatasetParams, params: Params) -> tuple
     return match, digests, verification
 
 
-def _from_downloads(name: str, dataset: DatasetParams, params: Params, downloads: Path) -> tuple[LocalMatch, dict[str, str], dict]:
+def _from_downloads(
+    name: str, dataset: DatasetParams, params: Params, downloads: Path
+) -> tuple[LocalMatch, dict[str, str], dict]:
     files, digests = {}, {}
     for source in dataset.files:
         target = downloads / source.name

@@ -25,11 +25,7 @@ def decode_image(data: bytes, name: str, mode: str = "RGB") -> np.ndarray:
             image.load()
             converted = image.convert(mode)
     except UnidentifiedImageError as error:
-        reason = (
-            "the file is empty"
-            if not data
-            else f"not a recognised image format ({len(data)} bytes)"
-        )
+        reason = "the file is empty" if not data else f"not a recognised image format ({len(data)} bytes)"
         raise CorruptArchive(f"cannot decode image {name}: {reason}") from error
     except (OSError, ValueError) as error:
         raise CorruptArchive(f"cannot decode image {name}: {error}") from error
@@ -54,15 +50,11 @@ def decode_stack(
     if not names:
         raise CorruptArchive(f"no images found for {description}")
     stack: np.ndarray | None = None
-    for index, name in enumerate(
-        tqdm(names, desc=f"decode {description}", unit="img", leave=False)
-    ):
+    for index, name in enumerate(tqdm(names, desc=f"decode {description}", unit="img", leave=False)):
         image = decode_image(read(name), name, mode)
         if resize_to is not None and image.shape[:2] != resize_to:
             pil_image = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-            image = np.asarray(
-                pil_image.resize(resize_to[::-1], Image.Resampling.LANCZOS), dtype=np.uint8
-            )
+            image = np.asarray(pil_image.resize(resize_to[::-1], Image.Resampling.LANCZOS), dtype=np.uint8)
             image = image[:, :, None] if image.ndim == 2 else image
         if stack is None:
             stack = np.empty((len(names), *image.shape), dtype=np.uint8)

@@ -69,7 +69,10 @@ def verify_file(
         if expected is not None and digests[algorithm] != expected.lower():
             moved = move_aside(path, digests["sha256"]) if move_aside_on_mismatch else None
             raise ChecksumMismatch(
-                display_name or str(path), algorithm, expected.lower(), digests[algorithm],
+                display_name or str(path),
+                algorithm,
+                expected.lower(),
+                digests[algorithm],
                 str(moved) if moved else None,
             )
     return digests

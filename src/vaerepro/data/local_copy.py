@@ -44,7 +44,11 @@ def local_copy_manifest(name: str, params: Params, cache_path: Path | None = Non
         status = path.stat()
         key = f"{status.st_size}:{status.st_mtime_ns}"
         entry = cache.get(relative)
-        digest = entry["sha256"] if isinstance(entry, dict) and entry.get("key") == key else file_digests(path, ("sha256",))["sha256"]
+        digest = (
+            entry["sha256"]
+            if isinstance(entry, dict) and entry.get("key") == key
+            else file_digests(path, ("sha256",))["sha256"]
+        )
         fresh_cache[relative] = {"key": key, "sha256": digest}
         files[relative] = digest
     if cache_path is not None:

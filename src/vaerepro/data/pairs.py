@@ -38,8 +38,14 @@ class RestorationPairs:
         """The first ``count`` pairs (all when None)."""
         if count is None or count >= len(self):
             return self
-        return RestorationPairs(self.inputs[:count], self.targets[:count], self.names[:count], self.description,
-                                self.variant, self.dataset_sha256)
+        return RestorationPairs(
+            self.inputs[:count],
+            self.targets[:count],
+            self.names[:count],
+            self.description,
+            self.variant,
+            self.dataset_sha256,
+        )
 
 
 def load_pairs(

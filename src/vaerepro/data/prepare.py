@@ -52,9 +52,7 @@ def array_sha256(array: np.ndarray) -> str:
 def read_source_record(raw: Path) -> dict:
     path = raw / SOURCE_RECORD
     if not path.is_file():
-        raise CorruptArchive(
-            f"{path} is missing: run the download stage first (dvc repro download@{raw.name})"
-        )
+        raise CorruptArchive(f"{path} is missing: run the download stage first (dvc repro download@{raw.name})")
     return json.loads(path.read_text())
 
 
@@ -68,13 +66,20 @@ def verify_raw_files(raw: Path, source: dict) -> None:
     for relative, expected in sorted(source.get("files", {}).items()):
         path = raw / relative
         if not path.is_file():
-            raise CorruptArchive(f"{path} is missing from the raw data; restore it with `dvc checkout download@{raw.name}` "
-                                 f"or rerun `dvc repro -f download@{raw.name}`")
+            raise CorruptArchive(
+                f"{path} is missing from the raw data; restore it with `dvc checkout download@{raw.name}` "
+                f"or rerun `dvc repro -f download@{raw.name}`"
+            )
         actual = file_digests(path, ("sha256",))["sha256"]
         if actual != expected:
             raise ChecksumMismatch(
                 f"{path} (changed since download@{raw.name} verified it; restore it with `dvc checkout "
-                f"download@{raw.name}` or rerun `dvc repro -f download@{raw.name}`)", "sha256", expected, actual, None)
+                f"download@{raw.name}` or rerun `dvc repro -f download@{raw.name}`)",
+                "sha256",
+                expected,
+                actual,
+                None,
+            )
 
 
 def prepare(name: str, params: Params, raw_root: Path, prepared_root: Path) -> dict:
@@ -101,9 +106,7 @@ def prepare(name: str, params: Params, raw_root: Path, prepared_root: Path) -> d
         "paired": dataset_handler.paired,
         "class_names": list(dataset_handler.class_names),
         "variant": variant,
-        "source": {
-            key: source[key] for key in ("origin", "form", "variant", "notes", "verification")
-        },
+        "source": {key: source[key] for key in ("origin", "form", "variant", "notes", "verification")},
         "split_seed": dataset.split_seed,
         "validation_count": dataset.validation_count if "validation" in splits else 0,
         "splits": {},
@@ -111,9 +114,7 @@ def prepare(name: str, params: Params, raw_root: Path, prepared_root: Path) -> d
     with atomic_directory(prepared_root / name) as staging:
         for split_name, split in splits.items():
             summary["splits"][split_name] = _write_split(staging / split_name, split)
-        summary["sha256"] = hashlib.sha256(
-            json.dumps(summary["splits"], sort_keys=True).encode()
-        ).hexdigest()
+        summary["sha256"] = hashlib.sha256(json.dumps(summary["splits"], sort_keys=True).encode()).hexdigest()
         write_json(staging / SUMMARY, summary)
     return summary
 
@@ -131,9 +132,7 @@ def _write_split(directory: Path, split: Split) -> dict:
     (directory / "names.json").write_text(json.dumps(split.names))
     record = {"count": len(split), "arrays": arrays}
     if split.skipped:
-        record["skipped"] = [
-            {"name": str(item["name"]), "error": str(item["error"])} for item in split.skipped
-        ]
+        record["skipped"] = [{"name": str(item["name"]), "error": str(item["error"])} for item in split.skipped]
     if "labels" in split.arrays:
         counts = np.bincount(split.arrays["labels"])
         record["label_counts"] = [int(count) for count in counts]
@@ -147,8 +146,6 @@ def _announce_skipped(name: str, skipped: dict[str, list[dict]]) -> None:
         f"(listed in {SUMMARY} under splits.<split>.skipped):"
     ]
     lines += [
-        f"  {split_name}: {item['name']}: {item['error']}"
-        for split_name, items in skipped.items()
-        for item in items
+        f"  {split_name}: {item['name']}: {item['error']}" for split_name, items in skipped.items() for item in items
     ]
     print("\n".join(lines), file=sys.stderr)

@@ -39,9 +39,7 @@ class PreparedSplit:
 def read_summary(directory: Path) -> dict:
     path = directory / SUMMARY
     if not path.is_file():
-        raise DatasetError(
-            f"{path} not found: prepare the dataset first (dvc repro prepare@{directory.name})"
-        )
+        raise DatasetError(f"{path} not found: prepare the dataset first (dvc repro prepare@{directory.name})")
     return json.loads(path.read_text())
 
 

@@ -160,5 +160,5 @@ def iter_files(tree: SourceTree, directory: str, suffixes: tuple[str, ...]) -> I
     """Member names directly inside ``directory`` (posix path relative to tree) with a given suffix."""
     prefix = directory.rstrip("/") + "/" if directory else ""
     for name in tree.names():
-        if name.startswith(prefix) and "/" not in name[len(prefix):] and name.lower().endswith(suffixes):
+        if name.startswith(prefix) and "/" not in name[len(prefix) :] and name.lower().endswith(suffixes):
             yield name

@@ -52,9 +52,7 @@ def carve_validation(train: Split, count: int, seed: int) -> tuple[Split, Split]
     if count <= 0:
         raise ValueError("validation count must be positive")
     if count >= len(train):
-        raise ValueError(
-            f"validation count {count} leaves no training data (train has {len(train)})"
-        )
+        raise ValueError(f"validation count {count} leaves no training data (train has {len(train)})")
     permutation = np.random.default_rng(seed).permutation(len(train))
     validation_indices = np.sort(permutation[:count])
     train_indices = np.sort(permutation[count:])

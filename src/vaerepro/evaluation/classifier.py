@@ -37,7 +37,9 @@ def load_classifier(checkpoint: Path, device: torch.device | str = "cpu") -> tor
 
 
 @torch.no_grad()
-def classifier_outputs(classifier: torch.nn.Module, images: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def classifier_outputs(
+    classifier: torch.nn.Module, images: torch.Tensor, batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, D), predicted labels (N,)) for float (N, C, H, W) images in [0, 1]."""
     device = next(classifier.parameters()).device
     features, predictions = [], []
@@ -51,11 +53,16 @@ def classifier_outputs(classifier: torch.nn.Module, images: torch.Tensor, batch_
 def evaluate_classifier(checkpoint: Path, test: PreparedSplit, batch_size: int = 500) -> dict[str, dict]:
     """Test accuracy of a trained classifier on a prepared test split."""
     classifier = load_classifier(checkpoint)
-    predictions = np.concatenate([
-        classifier_outputs(classifier, to_model_input(chunk), batch_size)[1] for chunk in batches(test["images"], batch_size)
-    ])
+    predictions = np.concatenate(
+        [
+            classifier_outputs(classifier, to_model_input(chunk), batch_size)[1]
+            for chunk in batches(test["images"], batch_size)
+        ]
+    )
     accuracy = float((predictions == np.asarray(test["labels"])).mean())
-    return {"test_accuracy": measured(accuracy, "fraction", "top-1 accuracy on the full test split", count=len(predictions))}
+    return {
+        "test_accuracy": measured(accuracy, "fraction", "top-1 accuracy on the full test split", count=len(predictions))
+    }
 
 
 def classifier_frechet(classifier: torch.nn.Module, generated: torch.Tensor, reference: torch.Tensor) -> dict:
@@ -64,13 +71,19 @@ def classifier_frechet(classifier: torch.nn.Module, generated: torch.Tensor, ref
     reference_features, _ = classifier_outputs(classifier, reference)
     first, second = feature_statistics(generated_features), feature_statistics(reference_features)
     value = frechet_distance(first.mean, first.covariance, second.mean, second.covariance)
-    return measured(value, "squared feature distance", CLASSIFIER_FRECHET_CONVENTION,
-                    generated_count=len(generated), reference_count=len(reference))
+    return measured(
+        value,
+        "squared feature distance",
+        CLASSIFIER_FRECHET_CONVENTION,
+        generated_count=len(generated),
+        reference_count=len(reference),
+    )
 
 
 def conditional_accuracy(classifier: torch.nn.Module, samples: torch.Tensor, labels: torch.Tensor) -> dict:
     """Share of class-conditional samples classified as the label they were generated for."""
     _, predictions = classifier_outputs(classifier, samples)
     value = float((predictions == labels.cpu().numpy()).mean())
-    return measured(value, "fraction", "argmax of the pipeline's classifier equals the conditioning label",
-                    count=len(labels))
+    return measured(
+        value, "fraction", "argmax of the pipeline's classifier equals the conditioning label", count=len(labels)
+    )

@@ -67,13 +67,20 @@ def reference_path(dataset: str, root: Path = REFERENCE_ROOT) -> Path:
 
 
 def _features(images: Any, model: FIDInception, batch_size: int, description: str) -> np.ndarray:
-    return extract_inception_outputs(images, model, batch_size=batch_size, progress=True, total=len(images),
-                                     description=description).features
+    return extract_inception_outputs(
+        images, model, batch_size=batch_size, progress=True, total=len(images), description=description
+    ).features
 
 
 def compute_reference(
-    dataset: str, reference_images: np.ndarray, floor_images: np.ndarray, model: FIDInception, *,
-    split: str, floor_split: str, batch_size: int = 50,
+    dataset: str,
+    reference_images: np.ndarray,
+    floor_images: np.ndarray,
+    model: FIDInception,
+    *,
+    split: str,
+    floor_split: str,
+    batch_size: int = 50,
 ) -> FidReference:
     """Statistics of ``reference_images`` and the floor FID(floor_images, reference_images).
 
@@ -81,14 +88,23 @@ def compute_reference(
     """
     count = len(reference_images)
     if len(floor_images) != count:
-        raise FidReferenceError(f"the floor set has {len(floor_images)} images, the reference {count}: they must be equal")
+        raise FidReferenceError(
+            f"the floor set has {len(floor_images)} images, the reference {count}: they must be equal"
+        )
     reference = feature_statistics(_features(reference_images, model, batch_size, f"FID reference {dataset}/{split}"))
-    floor_statistics = feature_statistics(_features(floor_images, model, batch_size, f"FID floor {dataset}/{floor_split}"))
+    floor_statistics = feature_statistics(
+        _features(floor_images, model, batch_size, f"FID floor {dataset}/{floor_split}")
+    )
     floor = fid_from_statistics(floor_statistics, reference)["fid"]
     record = {
-        "dataset": dataset, "split": split, "floor_split": floor_split, "count": count,
-        "floor": floor, "floor_description": f"FID({dataset} {floor_split}[:{count}], {dataset} {split}[:{count}])",
-        "convention": FID_CONVENTION, **model.provenance,
+        "dataset": dataset,
+        "split": split,
+        "floor_split": floor_split,
+        "count": count,
+        "floor": floor,
+        "floor_description": f"FID({dataset} {floor_split}[:{count}], {dataset} {split}[:{count}])",
+        "convention": FID_CONVENTION,
+        **model.provenance,
     }
     return FidReference(reference, record)
 
@@ -100,7 +116,9 @@ def save_reference(reference: FidReference, path: Path) -> None:
 def load_reference(path: Path) -> FidReference:
     """Read reference statistics written by the ``fid_reference@`` stage."""
     if not path.is_file():
-        raise FidReferenceError(f"FID reference statistics {path} not found (run `dvc repro fid_reference@{path.parent.name}`)")
+        raise FidReferenceError(
+            f"FID reference statistics {path} not found (run `dvc repro fid_reference@{path.parent.name}`)"
+        )
     try:
         statistics, record = load_statistics(path)
     except ValueError as error:
@@ -136,10 +154,15 @@ class FidScorer:
         value = fid_from_statistics(statistics, self.reference.statistics)["fid"]
         record = self.reference.record
         return measured(
-            value, f"FID@{count}", f"{FID_CONVENTION}; {GENERATED_CONVENTION}",
-            num_samples=count, sample_set=description,
-            reference=f"{record['dataset']} {record['split']}[:{count}]", floor=record["floor"],
-            floor_description=record["floor_description"], **self.model.provenance,
+            value,
+            f"FID@{count}",
+            f"{FID_CONVENTION}; {GENERATED_CONVENTION}",
+            num_samples=count,
+            sample_set=description,
+            reference=f"{record['dataset']} {record['split']}[:{count}]",
+            floor=record["floor"],
+            floor_description=record["floor_description"],
+            **self.model.provenance,
         )
 
 
@@ -168,9 +191,17 @@ def inception_score_entries(image_sets: dict[str, list[np.ndarray]]) -> dict[str
         elif not model.has_logits:
             entries[name] = not_measured(NO_LOGITS, **model.provenance)
         else:
-            logits = extract_inception_outputs(list(images), model, progress=True, description=f"Inception Score {name}").logits
+            logits = extract_inception_outputs(
+                list(images), model, progress=True, description=f"Inception Score {name}"
+            ).logits
             score = inception_score_from_logits(logits, splits=max(1, min(10, len(images) // 50)))
-            entries[name] = measured(score["inception_score_mean"], "IS", str(score["convention"]),
-                                     std=score["inception_score_std"], splits=score["splits"],
-                                     num_samples=score["num_samples"], **model.provenance)
+            entries[name] = measured(
+                score["inception_score_mean"],
+                "IS",
+                str(score["convention"]),
+                std=score["inception_score_std"],
+                splits=score["splits"],
+                num_samples=score["num_samples"],
+                **model.provenance,
+            )
     return entries

@@ -23,8 +23,9 @@ from vaerepro.image_grids import save_grid  # noqa: E402
 
 
 @torch.no_grad()
-def save_generative_figures(model, evaluation: GenerativeEvaluation, directory: Path, reports_root: Path,
-                            experiment: str, log_dir: Path) -> dict[str, str]:
+def save_generative_figures(
+    model, evaluation: GenerativeEvaluation, directory: Path, reports_root: Path, experiment: str, log_dir: Path
+) -> dict[str, str]:
     """Write this experiment's figures; return {name: path relative to reports_root}.
 
     Samples (drawn the model's way, :mod:`vaerepro.evaluation.extras`), test inputs with their
@@ -36,11 +37,16 @@ def save_generative_figures(model, evaluation: GenerativeEvaluation, directory: 
     written: dict[str, Path] = {"samples": extras.sample_figure(model, evaluation, directory, experiment)}
     pairs = []
     for row in range(3):
-        pairs += [to_uint8_images(evaluation.test_images[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS]),
-                  to_uint8_images(evaluation.reconstructions[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS])]
-    written["reconstructions"] = save_grid(directory / "reconstructions.png", pairs,
-                                           row_labels=["input", "reconstruction"] * 3,
-                                           title=f"{experiment}: test inputs and reconstructions")
+        pairs += [
+            to_uint8_images(evaluation.test_images[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS]),
+            to_uint8_images(evaluation.reconstructions[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS]),
+        ]
+    written["reconstructions"] = save_grid(
+        directory / "reconstructions.png",
+        pairs,
+        row_labels=["input", "reconstruction"] * 3,
+        title=f"{experiment}: test inputs and reconstructions",
+    )
     written.update(extras.generative_figures(model, evaluation, directory, experiment))
     curves = save_training_curves(log_dir, directory / "training_curves.png", f"{experiment}: training curves")
     if curves:

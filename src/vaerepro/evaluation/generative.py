@@ -62,7 +62,9 @@ def evaluate_generative(
     device = next(model.parameters()).device
     count = len(test_images) if settings.test_count is None else min(settings.test_count, len(test_images))
     images = to_model_input(test_images[:count])
-    inputs = torch.bernoulli(images, generator=torch.Generator().manual_seed(settings.binarize_seed)) if binarize else images
+    inputs = (
+        torch.bernoulli(images, generator=torch.Generator().manual_seed(settings.binarize_seed)) if binarize else images
+    )
     labels = None if test_labels is None else torch.from_numpy(np.array(test_labels[:count], dtype=np.int64))
     result = GenerativeEvaluation(test_images=images)
 
@@ -87,29 +89,51 @@ def evaluate_generative(
     dims = channels * height * width
     nll = float(sum(totals["nll"]) / count)
     likelihood = model.likelihood_description
-    result.metrics["negative_elbo"] = measured(float(sum(totals["negative_elbo"]) / count), "nats", likelihood,
-                                               test_count=count, binarized=binarize)
-    result.metrics["nll_importance_sampled"] = measured(nll, "nats", f"IWAE bound, k={settings.importance_samples}; {likelihood}",
-                                                        importance_samples=settings.importance_samples, test_count=count)
+    result.metrics["negative_elbo"] = measured(
+        float(sum(totals["negative_elbo"]) / count), "nats", likelihood, test_count=count, binarized=binarize
+    )
+    result.metrics["nll_importance_sampled"] = measured(
+        nll,
+        "nats",
+        f"IWAE bound, k={settings.importance_samples}; {likelihood}",
+        importance_samples=settings.importance_samples,
+        test_count=count,
+    )
     reason = extras.bits_per_dim_not_measured(model)
     if reason is not None:
         result.metrics["bits_per_dim"] = not_measured(reason)
     else:
-        result.metrics["bits_per_dim"] = measured(float(nats_to_bits_per_dim(nll, dims)), "bits/dim",
-                                                  f"NLL / ({channels}·{height}·{width}·ln 2); {likelihood}")
+        result.metrics["bits_per_dim"] = measured(
+            float(nats_to_bits_per_dim(nll, dims)),
+            "bits/dim",
+            f"NLL / ({channels}·{height}·{width}·ln 2); {likelihood}",
+        )
     result.metrics["kl"] = measured(float(sum(totals["kl"]) / count), "nats", "analytic KL(q(z|x) || p(z)) per image")
-    result.metrics["reconstruction_mse"] = measured(float(sum(totals["mse"]) / count), "[0,1]² per pixel",
-                                                    "mean squared error of the decoder mean at the posterior mean vs the model input")
+    result.metrics["reconstruction_mse"] = measured(
+        float(sum(totals["mse"]) / count),
+        "[0,1]² per pixel",
+        "mean squared error of the decoder mean at the posterior mean vs the model input",
+    )
     units = active_units(torch.cat(means))
-    result.metrics["active_units"] = measured(units["active"], "units", f"Burda et al. 2016: Cov_x E_q[z_u] > {units['threshold']}",
-                                              total=units["total"])
+    result.metrics["active_units"] = measured(
+        units["active"], "units", f"Burda et al. 2016: Cov_x E_q[z_u] > {units['threshold']}", total=units["total"]
+    )
     result.reconstructions = torch.cat(reconstructions)
 
     # Sampling on the CPU is seeded by ``generator``; a GPU draws from its own (seeded) RNG.
-    result.samples = extras.draw_samples(model, settings.sample_count, inputs, generator if device.type == "cpu" else None)
+    result.samples = extras.draw_samples(
+        model, settings.sample_count, inputs, generator if device.type == "cpu" else None
+    )
     reference = result.test_images
-    sharpness = lambda images: measured(float(laplacian_energy(images).mean()), "energy", SHARPNESS_CONVENTION,  # noqa: E731
-                                        count=len(images))
+
+    def sharpness(images):
+        return measured(
+            float(laplacian_energy(images).mean()),
+            "energy",
+            SHARPNESS_CONVENTION,  # noqa: E731
+            count=len(images),
+        )
+
     result.metrics["sharpness_test_images"] = sharpness(reference)
     result.metrics["sharpness_reconstructions"] = sharpness(result.reconstructions)
     main_samples = result.samples["samples"]

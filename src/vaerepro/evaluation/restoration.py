@@ -99,7 +99,8 @@ def summarize(results: Sequence[ImageResult]) -> dict[str, object]:
         "std": {},
         "seconds_per_image": float(np.mean([r.seconds for r in succeeded])) if succeeded else None,
         "per_image": [
-            {"name": result.name, "seconds": result.seconds, "error": result.error, **result.metrics} for result in results
+            {"name": result.name, "seconds": result.seconds, "error": result.error, **result.metrics}
+            for result in results
         ],
     }
     for name in metric_names:

@@ -39,7 +39,9 @@ RESTORATION_METRICS: dict[str, RestorationMetric] = {
     "ssim_y": RestorationMetric(ssim_y, "SSIM", SSIM_Y_CONVENTION),
     "psnr_b": RestorationMetric(psnr_b, "dB", PSNR_B_CONVENTION),
     "psnr_gt_mean": RestorationMetric(_gt_mean(psnr), "dB", f"{GT_MEAN_CONVENTION}; {PSNR_CONVENTION}"),
-    "ssim_rgb_gt_mean": RestorationMetric(_gt_mean(ssim), "SSIM", f"{GT_MEAN_CONVENTION}; {SSIM_CONVENTION}; RGB: mean over channels"),
+    "ssim_rgb_gt_mean": RestorationMetric(
+        _gt_mean(ssim), "SSIM", f"{GT_MEAN_CONVENTION}; {SSIM_CONVENTION}; RGB: mean over channels"
+    ),
     "uciqe": RestorationMetric(lambda output, _: float(uciqe(output)["uciqe"]), "UCIQE", UCIQE_CONVENTION, True),
     "uiqm": RestorationMetric(lambda output, _: float(uiqm(output)["uiqm"]), "UIQM", UIQM_CONVENTION, True),
 }

@@ -33,7 +33,7 @@ def most_textured_window(image: np.ndarray, size: int, stride: int) -> tuple[int
         raise ValueError(f"window size and stride must be >= 1, got {size} and {stride}")
     grey = image.astype(np.float64).mean(axis=-1)
     height, width = grey.shape
-    vertical = _integral(np.abs(np.diff(grey, axis=0)))    # (H-1, W) differences, as a table
+    vertical = _integral(np.abs(np.diff(grey, axis=0)))  # (H-1, W) differences, as a table
     horizontal = _integral(np.abs(np.diff(grey, axis=1)))  # (H, W-1)
     best, corner = -1.0, (0, 0)
     for top in range(0, max(1, height - size + 1), stride):

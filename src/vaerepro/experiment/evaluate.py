@@ -41,8 +41,13 @@ class Evaluated:
     figures: dict[str, str]
 
 
-def evaluate_experiment(experiment: ResolvedExperiment, params: Params, *, models_root: Path = Path("models"),
-                        reports_root: Path = Path("reports")) -> MetricsRecord:
+def evaluate_experiment(
+    experiment: ResolvedExperiment,
+    params: Params,
+    *,
+    models_root: Path = Path("models"),
+    reports_root: Path = Path("reports"),
+) -> MetricsRecord:
     """Load ``models/<experiment>/checkpoint.pt``, score it by the experiment's task, return the record."""
     started = time.perf_counter()
     device = choose_device()
@@ -53,29 +58,58 @@ def evaluate_experiment(experiment: ResolvedExperiment, params: Params, *, model
     if experiment.task == "generation":
         evaluated = _evaluate_generation(model, experiment, params, device, checkpoint, figure_dir, reports_root)
     elif experiment.task in RESTORATION_TASKS:
-        restoration = evaluate_restoration(model, experiment, seed=params.seed, profile=params.profile, device=device,
-                                           figure_dir=figure_dir, reports_root=reports_root)
+        restoration = evaluate_restoration(
+            model,
+            experiment,
+            seed=params.seed,
+            profile=params.profile,
+            device=device,
+            figure_dir=figure_dir,
+            reports_root=reports_root,
+        )
         evaluated = Evaluated(restoration.metrics, restoration.figures)
     else:
         raise ValueError(f"experiment '{experiment.name}': no evaluation for task '{experiment.task}'")
-    provenance = provenance_for(experiment, params, checkpoint, evaluate_seconds=time.perf_counter() - started,
-                                parameter_count=count_parameters(model))
+    provenance = provenance_for(
+        experiment,
+        params,
+        checkpoint,
+        evaluate_seconds=time.perf_counter() - started,
+        parameter_count=count_parameters(model),
+    )
     return MetricsRecord(provenance, evaluated.metrics, evaluated.figures)
 
 
-def _evaluate_generation(model, experiment: ResolvedExperiment, params: Params, device: torch.device, checkpoint: Path,
-                         figure_dir: Path, reports_root: Path) -> Evaluated:
+def _evaluate_generation(
+    model,
+    experiment: ResolvedExperiment,
+    params: Params,
+    device: torch.device,
+    checkpoint: Path,
+    figure_dir: Path,
+    reports_root: Path,
+) -> Evaluated:
     classifier_path = checkpoint.parent.parent / "classifiers" / experiment.dataset / CHECKPOINT_NAME
     classifier = load_classifier(classifier_path, device) if classifier_path.is_file() else None
     test = experiment.split("test")
     fid = None
     if experiment.dataset in params.fid.reference:
-        fid = FidScorer(load_fid_inception(PIPELINE_WEIGHTS, device), load_reference(reference_path(experiment.dataset)),
-                        params.fid.batch_size)
+        fid = FidScorer(
+            load_fid_inception(PIPELINE_WEIGHTS, device),
+            load_reference(reference_path(experiment.dataset)),
+            params.fid.batch_size,
+        )
     evaluation = evaluate_generative(
-        model, test["images"], test.arrays.get("labels"), experiment.evaluate,
-        binarize=experiment.train.dynamic_binarization, seed=params.seed, classifier=classifier, fid=fid,
+        model,
+        test["images"],
+        test.arrays.get("labels"),
+        experiment.evaluate,
+        binarize=experiment.train.dynamic_binarization,
+        seed=params.seed,
+        classifier=classifier,
+        fid=fid,
     )
-    figures = save_generative_figures(model, evaluation, figure_dir, reports_root, experiment.name,
-                                      checkpoint.parent / "dvclive")
+    figures = save_generative_figures(
+        model, evaluation, figure_dir, reports_root, experiment.name, checkpoint.parent / "dvclive"
+    )
     return Evaluated(evaluation.metrics, figures)

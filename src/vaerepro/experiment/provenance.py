@@ -55,7 +55,9 @@ def provenance_for(
         "parameter_count": parameter_count,
         "environment": environment(),
         "params": experiment.params_entry,
-        "training": {key: train_summary.get(key) for key in ("step", "steps", "completed", "precision", "final_losses")},
+        "training": {
+            key: train_summary.get(key) for key in ("step", "steps", "completed", "precision", "final_losses")
+        },
         **_training_data(experiment),
     }
 
@@ -65,5 +67,8 @@ def _training_data(experiment: ResolvedExperiment) -> dict[str, Any]:
     if experiment.train_prepared is None or experiment.train_prepared == experiment.prepared:
         return {}
     summary = read_summary(experiment.train_prepared)
-    return {"train_dataset": summary["dataset"], "train_data_variant": summary["variant"],
-            "train_dataset_sha256": summary["sha256"]}
+    return {
+        "train_dataset": summary["dataset"],
+        "train_data_variant": summary["variant"],
+        "train_dataset_sha256": summary["sha256"],
+    }

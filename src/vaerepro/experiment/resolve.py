@@ -94,21 +94,30 @@ class ResolvedExperiment:
         restoration = self._restoration()
         if restoration.data.train is None:
             raise ValueError(f"experiment '{self.name}' has no 'restoration.train' pairs")
-        return load_pairs(self.train_prepared or self.prepared, restoration.data.train, restoration.train_degradation,
-                          seed=seed, role="train")
+        return load_pairs(
+            self.train_prepared or self.prepared,
+            restoration.data.train,
+            restoration.train_degradation,
+            seed=seed,
+            role="train",
+        )
 
     def test_pairs(self, seed: int) -> RestorationPairs:
         """Test pairs from ``dataset``, limited to ``evaluate.test_count``."""
         restoration = self._restoration()
-        return load_pairs(self.prepared, restoration.data.test, restoration.test_degradation,
-                          seed=seed, role="test").head(self.evaluate.test_count)
+        return load_pairs(
+            self.prepared, restoration.data.test, restoration.test_degradation, seed=seed, role="test"
+        ).head(self.evaluate.test_count)
 
     def stress_pairs(self, seed: int) -> dict[str, RestorationPairs]:
         """Each stress tag's test pairs: the test source under that tag's degradation."""
         restoration = self._restoration()
-        return {tag: load_pairs(self.prepared, restoration.data.test, degradation, seed=seed,
-                                role=f"stress:{tag}").head(self.evaluate.test_count)
-                for tag, degradation in restoration.stress.items()}
+        return {
+            tag: load_pairs(self.prepared, restoration.data.test, degradation, seed=seed, role=f"stress:{tag}").head(
+                self.evaluate.test_count
+            )
+            for tag, degradation in restoration.stress.items()
+        }
 
 
 def image_shape_of(prepared: Path) -> tuple[int, int, int]:
@@ -145,8 +154,9 @@ def resolve(params: Params, name: str, prepared_root: Path = Path("data/prepared
         known = ", ".join(sorted(params.experiments)) or "none"
         raise ConfigError(f"no experiment '{name}' in {SOURCE} (experiments: {known})")
     entry = params.experiments[name]
-    return _resolve_entry(params, name, entry, f"experiments.{name}", entry.model, entry.dataset, entry.evaluate,
-                          prepared_root)
+    return _resolve_entry(
+        params, name, entry, f"experiments.{name}", entry.model, entry.dataset, entry.evaluate, prepared_root
+    )
 
 
 def resolve_classifier(params: Params, dataset: str, prepared_root: Path = Path("data/prepared")) -> ResolvedExperiment:
@@ -154,12 +164,28 @@ def resolve_classifier(params: Params, dataset: str, prepared_root: Path = Path(
     if dataset not in params.classifiers:
         known = ", ".join(sorted(params.classifiers)) or "none"
         raise ConfigError(f"no classifier for dataset '{dataset}' in {SOURCE} (classifiers: {known})")
-    return _resolve_entry(params, f"classifier-{dataset}", params.classifiers[dataset], f"classifiers.{dataset}",
-                          "classifier", dataset, {params.profile: {}}, prepared_root)
+    return _resolve_entry(
+        params,
+        f"classifier-{dataset}",
+        params.classifiers[dataset],
+        f"classifiers.{dataset}",
+        "classifier",
+        dataset,
+        {params.profile: {}},
+        prepared_root,
+    )
 
 
-def _resolve_entry(params: Params, name: str, entry: Any, base: str, model: str, dataset: str, evaluate_sections: Any,
-                   prepared_root: Path) -> ResolvedExperiment:
+def _resolve_entry(
+    params: Params,
+    name: str,
+    entry: Any,
+    base: str,
+    model: str,
+    dataset: str,
+    evaluate_sections: Any,
+    prepared_root: Path,
+) -> ResolvedExperiment:
     prepared = params.resolve(prepared_root) / dataset
     train_dataset = getattr(entry, "train_dataset", dataset)  # a classifier entry trains on its own dataset
     train_prepared = params.resolve(prepared_root) / train_dataset
@@ -168,29 +194,53 @@ def _resolve_entry(params: Params, name: str, entry: Any, base: str, model: str,
     overrides = getattr(entry, "profile_options", {}).get(params.profile, {})
     unknown = sorted(set(overrides) - {field.name for field in fields(options_class(model))})
     if unknown:  # name the key where it is written, not where it lands
-        parse_options(model, {unknown[0]: overrides[unknown[0]]}, source=SOURCE, path=f"{base}.profile_options.{params.profile}")
+        parse_options(
+            model, {unknown[0]: overrides[unknown[0]]}, source=SOURCE, path=f"{base}.profile_options.{params.profile}"
+        )
     plain = with_image_shape({**entry.options, **overrides}, image_shape_of(train_prepared), f"{base}.options")
     options = parse_options(model, plain, source=SOURCE, path=f"{base}.options")  # parsed once, here
     cls = model_class(model)
     if not cls.trainable:  # nothing is trained: a train section would be a knob that does nothing
         if entry.train:
-            raise ConfigError(f"'{base}.train' in {SOURCE}: model '{model}' is a classical method with nothing to "
-                              f"train; remove the section")
+            raise ConfigError(
+                f"'{base}.train' in {SOURCE}: model '{model}' is a classical method with nothing to "
+                f"train; remove the section"
+            )
         train = None
     else:
         train = parse_train_settings(
-            _profile_section(entry.train, params.profile, f"{base}.train"), source=SOURCE, path=f"{base}.train.{params.profile}"
+            _profile_section(entry.train, params.profile, f"{base}.train"),
+            source=SOURCE,
+            path=f"{base}.train.{params.profile}",
         )
     evaluate = parse_evaluate_settings(
         evaluate_sections.get(params.profile, {}), source=SOURCE, path=f"{base}.evaluate.{params.profile}"
     )
     restoration = _resolve_restoration(getattr(entry, "restoration", None), model, base)
-    if (restoration is not None and restoration.data.train is not None and cls.supervised
-            and (train_dataset, restoration.data.train.split) == (dataset, restoration.data.test.split)):
-        raise ConfigError(f"'{base}.restoration.train' in {SOURCE} trains the supervised model '{model}' on the test "
-                          f"split '{restoration.data.test.split}' of '{dataset}': it would learn the test references")
-    return ResolvedExperiment(name, model, dataset, options, train, evaluate, prepared, to_plain(entry), base,
-                              cls.task, train_prepared, restoration)
+    if (
+        restoration is not None
+        and restoration.data.train is not None
+        and cls.supervised
+        and (train_dataset, restoration.data.train.split) == (dataset, restoration.data.test.split)
+    ):
+        raise ConfigError(
+            f"'{base}.restoration.train' in {SOURCE} trains the supervised model '{model}' on the test "
+            f"split '{restoration.data.test.split}' of '{dataset}': it would learn the test references"
+        )
+    return ResolvedExperiment(
+        name,
+        model,
+        dataset,
+        options,
+        train,
+        evaluate,
+        prepared,
+        to_plain(entry),
+        base,
+        cls.task,
+        train_prepared,
+        restoration,
+    )
 
 
 def _is_classical(model: str) -> bool:
@@ -201,15 +251,19 @@ def _is_classical(model: str) -> bool:
 def _resolve_restoration(data: RestorationData | None, model: str, base: str) -> ResolvedRestoration | None:
     is_restoration = model_class(model).task in RESTORATION_TASKS
     if is_restoration and data is None:
-        raise ConfigError(f"'{base}.restoration' is missing in {SOURCE}: model '{model}' is a restoration model and "
-                          f"needs its training and test pairs described (train/test split, source, degradation)")
+        raise ConfigError(
+            f"'{base}.restoration' is missing in {SOURCE}: model '{model}' is a restoration model and "
+            f"needs its training and test pairs described (train/test split, source, degradation)"
+        )
     if data is None:
         return None
     if not is_restoration:
         raise ConfigError(f"'{base}.restoration' in {SOURCE}: model '{model}' is not a restoration model")
     if data.train is None and model_class(model).trainable:
-        raise ConfigError(f"'{base}.restoration.train' is missing in {SOURCE}: model '{model}' is trained and needs "
-                          f"its training pairs (split, source, degradation)")
+        raise ConfigError(
+            f"'{base}.restoration.train' is missing in {SOURCE}: model '{model}' is trained and needs "
+            f"its training pairs (split, source, degradation)"
+        )
     if data.crop_size < 8:
         raise ConfigError(f"'{base}.restoration.crop_size' in {SOURCE} must be >= 8, got {data.crop_size}")
     try:
@@ -217,8 +271,10 @@ def _resolve_restoration(data: RestorationData | None, model: str, base: str) ->
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if data.comparison_method is not None and not _is_classical(data.comparison_method):
-        raise ConfigError(f"'{base}.restoration.comparison_method' in {SOURCE} must name a classical method "
-                          f"(e.g. bm3d), got '{data.comparison_method}'")
+        raise ConfigError(
+            f"'{base}.restoration.comparison_method' in {SOURCE} must name a classical method "
+            f"(e.g. bm3d), got '{data.comparison_method}'"
+        )
 
     def parsed(mapping: Any, path: str) -> Degradation | None:
         return None if mapping is None else parse_degradation(mapping, source=SOURCE, path=path)
@@ -227,6 +283,8 @@ def _resolve_restoration(data: RestorationData | None, model: str, base: str) ->
         data,
         parsed(data.train.degradation if data.train else None, f"{base}.restoration.train.degradation"),
         parsed(data.test.degradation, f"{base}.restoration.test.degradation"),
-        {tag: parse_degradation(mapping, source=SOURCE, path=f"{base}.restoration.stress.{tag}")
-         for tag, mapping in data.stress.items()},
+        {
+            tag: parse_degradation(mapping, source=SOURCE, path=f"{base}.restoration.stress.{tag}")
+            for tag, mapping in data.stress.items()
+        },
     )

@@ -52,7 +52,9 @@ class RestorationEvaluation:
     figures: dict[str, str]
 
 
-def _entries(results: list[ImageResult], metric_names: list[str], suffix: str, description: str) -> dict[str, dict[str, Any]]:
+def _entries(
+    results: list[ImageResult], metric_names: list[str], suffix: str, description: str
+) -> dict[str, dict[str, Any]]:
     summary = summarize(results)
     entries: dict[str, dict[str, Any]] = {}
     for name in metric_names:
@@ -63,17 +65,23 @@ def _entries(results: list[ImageResult], metric_names: list[str], suffix: str, d
             continue
         per_image = {item["name"]: item.get(name) for item in summary["per_image"]}  # type: ignore[union-attr]
         entries[key] = measured(
-            summary["mean"][name], metric.unit, metric.convention,  # type: ignore[index]
-            std=summary["std"][name], images=summary["succeeded"], failed=summary["failed"],  # type: ignore[index]
-            test_set=description, per_image=per_image,
+            summary["mean"][name],
+            metric.unit,
+            metric.convention,  # type: ignore[index]
+            std=summary["std"][name],
+            images=summary["succeeded"],
+            failed=summary["failed"],  # type: ignore[index]
+            test_set=description,
+            per_image=per_image,
         )
     return entries
 
 
 def _score(method, pairs, metric_names: list[str], *, description: str, keep: bool = False):
     functions = {name: RESTORATION_METRICS[name].function for name in metric_names}
-    results, _ = evaluate_pairs(method, pairs.inputs, pairs.targets, pairs.names, functions,
-                                description=description, keep_all_outputs=keep)
+    results, _ = evaluate_pairs(
+        method, pairs.inputs, pairs.targets, pairs.names, functions, description=description, keep_all_outputs=keep
+    )
     return results
 
 
@@ -87,8 +95,14 @@ def _reference_scores(pairs, metric_names: list[str]) -> dict[str, dict[str, Any
     for name in metric_names:
         metric = RESTORATION_METRICS[name]
         values = [metric.function(target, target) for target in pairs.targets]
-        entries[f"{name}_reference"] = measured(float(np.mean(values)), metric.unit, metric.convention,
-                                                std=float(np.std(values)), images=len(values), test_set=pairs.description)
+        entries[f"{name}_reference"] = measured(
+            float(np.mean(values)),
+            metric.unit,
+            metric.convention,
+            std=float(np.std(values)),
+            images=len(values),
+            test_set=pairs.description,
+        )
     return entries
 
 
@@ -106,16 +120,23 @@ def save_panels(path: Path, pairs, outputs: list[np.ndarray | None]) -> Path:
     rows = []
     for degraded, output, target in zip(pairs.inputs, outputs, pairs.targets, strict=True):
         shown = output if output is not None else np.full_like(target, 128)
-        rows.append(tile(np.stack([_downscale(np.asarray(image), PANEL_HEIGHT) for image in (degraded, shown, target)]),
-                         columns=3))
+        rows.append(
+            tile(
+                np.stack([_downscale(np.asarray(image), PANEL_HEIGHT) for image in (degraded, shown, target)]),
+                columns=3,
+            )
+        )
     canvas = np.concatenate(rows, axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas).save(path, format="JPEG", quality=PANEL_JPEG_QUALITY)
+    Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas).save(
+        path, format="JPEG", quality=PANEL_JPEG_QUALITY
+    )
     return path
 
 
-def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: RestorationModel | None,
-               model_name: str) -> Path | None:
+def save_crops(
+    path: Path, pairs, outputs: list[np.ndarray | None], comparison: RestorationModel | None, model_name: str
+) -> Path | None:
     """Native-resolution crops of the first images: input | output | [comparison] | reference."""
     size = min(CROP_SIZE, pairs.inputs.shape[1], pairs.inputs.shape[2])
     rows, labels = [], []
@@ -138,13 +159,24 @@ def save_crops(path: Path, pairs, outputs: list[np.ndarray | None], comparison: 
         return None
     columns = ["input", model_name] + ([comparison.registered_name] if comparison is not None else []) + ["reference"]
     # max_width_pixels = the grid's own width: one image pixel per figure pixel (no upscaling).
-    return save_grid(path, rows, row_labels=labels, max_width_pixels=len(columns) * (size + 2) + 2,
-                     title=f"{size}x{size} crops, native resolution: " + " | ".join(columns))
+    return save_grid(
+        path,
+        rows,
+        row_labels=labels,
+        max_width_pixels=len(columns) * (size + 2) + 2,
+        title=f"{size}x{size} crops, native resolution: " + " | ".join(columns),
+    )
 
 
 def evaluate_restoration(
-    model: RestorationModel, experiment: ResolvedExperiment, *, seed: int, profile: str, device: torch.device,
-    figure_dir: Path, reports_root: Path,
+    model: RestorationModel,
+    experiment: ResolvedExperiment,
+    *,
+    seed: int,
+    profile: str,
+    device: torch.device,
+    figure_dir: Path,
+    reports_root: Path,
 ) -> RestorationEvaluation:
     assert experiment.restoration is not None
     data = experiment.restoration.data
@@ -164,36 +196,70 @@ def evaluate_restoration(
     metrics.update(_reference_scores(test, no_reference))
     seconds = [result.seconds for result in results if result.error is None and result.seconds is not None]
     metrics["seconds_per_image"] = (
-        measured(float(np.mean(seconds)), "s", f"wall time of the method alone per image on {device}, batch 1",
-                 images=len(seconds), image_size=list(test.inputs.shape[1:]))
-        if seconds else not_measured("every image failed")
+        measured(
+            float(np.mean(seconds)),
+            "s",
+            f"wall time of the method alone per image on {device}, batch 1",
+            images=len(seconds),
+            image_size=list(test.inputs.shape[1:]),
+        )
+        if seconds
+        else not_measured("every image failed")
     )
     if "inception_score" in data.metrics:  # a set measure: outputs, inputs and references each as a set
-        metrics.update(inception_score_entries({
-            "inception_score": [output for output in outputs if output is not None],
-            "inception_score_input": list(test.inputs),
-            "inception_score_reference": list(test.targets),
-        }))
+        metrics.update(
+            inception_score_entries(
+                {
+                    "inception_score": [output for output in outputs if output is not None],
+                    "inception_score_input": list(test.inputs),
+                    "inception_score_reference": list(test.targets),
+                }
+            )
+        )
     for tag, pairs in experiment.stress_pairs(seed).items():
-        metrics.update(_entries(_score(method, pairs, full_reference, description=f"{experiment.name} @{tag}"),
-                                full_reference, f"@{tag}", pairs.description))
-        metrics.update(_entries(_score(_identity, pairs, full_reference, description=f"input @{tag}"),
-                                full_reference, f"_input@{tag}", pairs.description))
+        metrics.update(
+            _entries(
+                _score(method, pairs, full_reference, description=f"{experiment.name} @{tag}"),
+                full_reference,
+                f"@{tag}",
+                pairs.description,
+            )
+        )
+        metrics.update(
+            _entries(
+                _score(_identity, pairs, full_reference, description=f"input @{tag}"),
+                full_reference,
+                f"_input@{tag}",
+                pairs.description,
+            )
+        )
 
     figure_dir.mkdir(parents=True, exist_ok=True)
     relative = figure_dir.relative_to(reports_root) if figure_dir.is_relative_to(reports_root) else figure_dir
     figures = {"panels": str(relative / save_panels(figure_dir / "panels.jpg", test, outputs).name)}
     comparison = None
     if data.comparison_method is not None:
-        comparison = build_model(data.comparison_method, {"image_shape": [test.inputs.shape[3], test.inputs.shape[1], test.inputs.shape[2]]})
+        comparison = build_model(
+            data.comparison_method, {"image_shape": [test.inputs.shape[3], test.inputs.shape[1], test.inputs.shape[2]]}
+        )
     crops = save_crops(figure_dir / "crops.png", test, outputs, comparison, model.registered_name)
     if crops is not None:
         figures["crops"] = str(relative / crops.name)
 
-    extras = evaluation_for(model.registered_name).restoration_extras(model, RestorationContext(
-        inputs=test.inputs, targets=test.targets, names=list(test.names), outputs=outputs, figure_dir=figure_dir,
-        reports_root=reports_root, device=device, seed=seed, profile=profile,
-    ))
+    extras = evaluation_for(model.registered_name).restoration_extras(
+        model,
+        RestorationContext(
+            inputs=test.inputs,
+            targets=test.targets,
+            names=list(test.names),
+            outputs=outputs,
+            figure_dir=figure_dir,
+            reports_root=reports_root,
+            device=device,
+            seed=seed,
+            profile=profile,
+        ),
+    )
     metrics.update(extras.metrics)
     figures.update(extras.figures)
     return RestorationEvaluation(metrics, figures)

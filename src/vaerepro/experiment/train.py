@@ -28,7 +28,11 @@ from vaerepro.training.crops import CropPairStream
 
 
 def train_experiment(
-    experiment: ResolvedExperiment, params: Params, output_dir: Path, *, stop_at_step: int | None = None,
+    experiment: ResolvedExperiment,
+    params: Params,
+    output_dir: Path,
+    *,
+    stop_at_step: int | None = None,
     restart_if_complete: bool = False,
 ) -> TrainResult:
     """Build the experiment's model and train it on its dataset's ``train`` split.
@@ -41,8 +45,13 @@ def train_experiment(
     if restart_if_complete:
         clear_completed_run(output_dir, experiment.name)
     try:
-        model = build_model(experiment.model, experiment.options, source=SOURCE,
-                            path=f"{experiment.params_key}.options", seed=params.seed)
+        model = build_model(
+            experiment.model,
+            experiment.options,
+            source=SOURCE,
+            path=f"{experiment.params_key}.options",
+            seed=params.seed,
+        )
     except ValueError as error:  # e.g. an image size the architecture cannot take
         raise ConfigError(f"experiment '{experiment.name}': {error}") from error
     if not model.trainable:
@@ -51,14 +60,30 @@ def train_experiment(
         return result
     if experiment.restoration is not None:  # (degraded, clean) crop pairs
         pairs = experiment.train_pairs(params.seed)
-        print(f"train@{experiment.name}: {len(pairs)} training images, {pairs.description}"
-              + ("" if model.supervised else " (unsupervised: the clean references are never given to the model)"))
+        print(
+            f"train@{experiment.name}: {len(pairs)} training images, {pairs.description}"
+            + ("" if model.supervised else " (unsupervised: the clean references are never given to the model)")
+        )
         crop_size = check_crop_size(model, experiment, pairs.inputs.shape[1:3])
-        batches = CropPairStream(pairs.inputs, pairs.targets, crop_size=crop_size,
-                                 batch_size=experiment.train.batch_size, seed=params.seed, with_targets=model.supervised)
-        result = train(model, batches, experiment.train, output_dir, seed=params.seed,
-                       log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
-                       settings_path=experiment.settings_key(params.profile), identity=run_identity(experiment))
+        batches = CropPairStream(
+            pairs.inputs,
+            pairs.targets,
+            crop_size=crop_size,
+            batch_size=experiment.train.batch_size,
+            seed=params.seed,
+            with_targets=model.supervised,
+        )
+        result = train(
+            model,
+            batches,
+            experiment.train,
+            output_dir,
+            seed=params.seed,
+            log_dir=output_dir / "dvclive",
+            stop_at_step=stop_at_step,
+            settings_path=experiment.settings_key(params.profile),
+            identity=run_identity(experiment),
+        )
         write_train_summary(output_dir, result, experiment)
         return result
     split = experiment.train_split()
@@ -66,12 +91,23 @@ def train_experiment(
     if model.uses_labels and labels is None:
         raise ValueError(f"model '{experiment.model}' needs labels, but dataset '{experiment.dataset}' has none")
     batches = BatchStream(
-        split["images"], labels, batch_size=experiment.train.batch_size, seed=params.seed,
+        split["images"],
+        labels,
+        batch_size=experiment.train.batch_size,
+        seed=params.seed,
         binarize=experiment.train.dynamic_binarization,
     )
-    result = train(model, batches, experiment.train, output_dir, seed=params.seed,
-                   log_dir=output_dir / "dvclive", stop_at_step=stop_at_step,
-                   settings_path=experiment.settings_key(params.profile), identity=run_identity(experiment))
+    result = train(
+        model,
+        batches,
+        experiment.train,
+        output_dir,
+        seed=params.seed,
+        log_dir=output_dir / "dvclive",
+        stop_at_step=stop_at_step,
+        settings_path=experiment.settings_key(params.profile),
+        identity=run_identity(experiment),
+    )
     write_train_summary(output_dir, result, experiment)
     return result
 
@@ -101,8 +137,10 @@ def run_identity(experiment: ResolvedExperiment) -> dict[str, str]:
     """What a resumed run must share with its checkpoint besides the settings."""
     from vaerepro.data.prepared import read_summary
 
-    return {"train_data_sha256": read_summary(experiment.train_prepared or experiment.prepared)["sha256"],
-            "code_sha256": code_fingerprint()}
+    return {
+        "train_data_sha256": read_summary(experiment.train_prepared or experiment.prepared)["sha256"],
+        "code_sha256": code_fingerprint(),
+    }
 
 
 def clear_completed_run(output_dir: Path, name: str) -> bool:
@@ -116,8 +154,10 @@ def clear_completed_run(output_dir: Path, name: str) -> bool:
         completed = False  # unreadable: treat as unfinished, the checkpoint decides
     if not completed:
         return False
-    print(f"train@{name}: the previous run in {output_dir} had finished and a dependency or param changed; "
-          "starting over from step 0")
+    print(
+        f"train@{name}: the previous run in {output_dir} had finished and a dependency or param changed; "
+        "starting over from step 0"
+    )
     for item in (CHECKPOINT_NAME, TRAIN_SUMMARY, "dvclive"):
         path = output_dir / item
         if path.is_dir():
@@ -155,18 +195,40 @@ def check_crop_size(model: RestorationModel, experiment: ResolvedExperiment, ima
     return crop_size
 
 
-def record_classical_method(model: RestorationModel, experiment: ResolvedExperiment, seed: int, output_dir: Path) -> TrainResult:
+def record_classical_method(
+    model: RestorationModel, experiment: ResolvedExperiment, seed: int, output_dir: Path
+) -> TrainResult:
     """A classical method (BM3D, CLAHE, ...) learns nothing: write its self-describing checkpoint
     (name, options, no optimizer state) so ``evaluate@`` loads every method the same way."""
     device = "cpu"
     path = write_checkpoint(
-        output_dir / CHECKPOINT_NAME, model, step=0, phase="none", total_steps=0, settings={}, optimizers={},
-        grad_scaler=None, rng={}, seed=seed, device=device, precision="float64 (classical method, no training)",
+        output_dir / CHECKPOINT_NAME,
+        model,
+        step=0,
+        phase="none",
+        total_steps=0,
+        settings={},
+        optimizers={},
+        grad_scaler=None,
+        rng={},
+        seed=seed,
+        device=device,
+        precision="float64 (classical method, no training)",
         metrics={},
     )
     print(f"train@{experiment.name}: '{model.registered_name}' is a classical method; nothing to train")
-    return TrainResult(step=0, completed=True, checkpoint_path=path, device=device, precision="none", phase="none",
-                       resumed_from=None, wall_seconds=0.0, steps_per_second=math.nan, metrics={})
+    return TrainResult(
+        step=0,
+        completed=True,
+        checkpoint_path=path,
+        device=device,
+        precision="none",
+        phase="none",
+        resumed_from=None,
+        wall_seconds=0.0,
+        steps_per_second=math.nan,
+        metrics={},
+    )
 
 
 def write_train_summary(output_dir: Path, result: TrainResult, experiment: ResolvedExperiment) -> None:
@@ -176,14 +238,17 @@ def write_train_summary(output_dir: Path, result: TrainResult, experiment: Resol
     """
     path = output_dir / TRAIN_SUMMARY
     previous = json.loads(path.read_text()) if path.is_file() else {}
-    write_json(path, {
-        "experiment": experiment.name,
-        "step": result.step,
-        "steps": 0 if experiment.train is None else experiment.train.steps,
-        "completed": result.completed,
-        "device": result.device,
-        "precision": result.precision,
-        "wall_seconds": previous.get("wall_seconds", 0.0) + result.wall_seconds,
-        "steps_per_second_last_chunk": result.steps_per_second,
-        "final_losses": result.metrics,
-    })
+    write_json(
+        path,
+        {
+            "experiment": experiment.name,
+            "step": result.step,
+            "steps": 0 if experiment.train is None else experiment.train.steps,
+            "completed": result.completed,
+            "device": result.device,
+            "precision": result.precision,
+            "wall_seconds": previous.get("wall_seconds", 0.0) + result.wall_seconds,
+            "steps_per_second_last_chunk": result.steps_per_second,
+            "final_losses": result.metrics,
+        },
+    )

@@ -72,28 +72,49 @@ def full_reference_batch(
     return summarize(values, convention)
 
 
-def psnr_batch(outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False) -> dict[str, Any]:
+def psnr_batch(
+    outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False
+) -> dict[str, Any]:
     return full_reference_batch(psnr, PSNR_CONVENTION, outputs, references, data_range=data_range, progress=progress)
 
 
-def psnr_y_batch(outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False) -> dict[str, Any]:
-    return full_reference_batch(psnr_y, PSNR_Y_CONVENTION, outputs, references, data_range=data_range, progress=progress)
+def psnr_y_batch(
+    outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False
+) -> dict[str, Any]:
+    return full_reference_batch(
+        psnr_y, PSNR_Y_CONVENTION, outputs, references, data_range=data_range, progress=progress
+    )
 
 
-def ssim_batch(outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False) -> dict[str, Any]:
+def ssim_batch(
+    outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False
+) -> dict[str, Any]:
     return full_reference_batch(ssim, SSIM_CONVENTION, outputs, references, data_range=data_range, progress=progress)
 
 
-def ssim_y_batch(outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False) -> dict[str, Any]:
-    return full_reference_batch(ssim_y, SSIM_Y_CONVENTION, outputs, references, data_range=data_range, progress=progress)
+def ssim_y_batch(
+    outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False
+) -> dict[str, Any]:
+    return full_reference_batch(
+        ssim_y, SSIM_Y_CONVENTION, outputs, references, data_range=data_range, progress=progress
+    )
 
 
-def psnr_b_batch(outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False) -> dict[str, Any]:
-    return full_reference_batch(psnr_b, PSNR_B_CONVENTION, outputs, references, data_range=data_range, progress=progress)
+def psnr_b_batch(
+    outputs: Any, references: Any, *, data_range: float | None = None, progress: bool = False
+) -> dict[str, Any]:
+    return full_reference_batch(
+        psnr_b, PSNR_B_CONVENTION, outputs, references, data_range=data_range, progress=progress
+    )
 
 
 def _no_reference_batch(
-    metric: Callable[..., dict[str, Any]], key: str, convention: str, images: Any, data_range: float | None, progress: bool
+    metric: Callable[..., dict[str, Any]],
+    key: str,
+    convention: str,
+    images: Any,
+    data_range: float | None,
+    progress: bool,
 ) -> dict[str, Any]:
     image_list = as_image_list(images)
     results = []

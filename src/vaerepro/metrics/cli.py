@@ -38,6 +38,7 @@ from vaerepro.metrics.inception_weights import (
 class InceptionLogitsMissing(ValueError):
     """The weights have no 1008-way classifier, so the Inception Score cannot be computed."""
 
+
 FULL_REFERENCE_METRICS = ("psnr", "psnr_y", "ssim", "ssim_y", "psnr_b")
 NO_REFERENCE_METRICS = ("uciqe", "uiqm")
 
@@ -160,7 +161,9 @@ def _load_npz_statistics(path: str) -> Any:
         if "mu" not in stored.files or "sigma" not in stored.files:
             raise ValueError(f"{path} has no 'mu'/'sigma' arrays (expected pytorch-fid statistics)")
         count = int(stored["num_samples"]) if "num_samples" in stored.files else -1
-        return FeatureStatistics(mean=stored["mu"].astype(np.float64), covariance=stored["sigma"].astype(np.float64), num_samples=count)
+        return FeatureStatistics(
+            mean=stored["mu"].astype(np.float64), covariance=stored["sigma"].astype(np.float64), num_samples=count
+        )
 
 
 def run_fid(arguments: argparse.Namespace) -> dict[str, Any]:

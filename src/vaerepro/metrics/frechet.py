@@ -82,7 +82,9 @@ def _check_statistics(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.nd
     if mean.ndim != 1:
         raise ValueError(f"{name} mean must be a vector, got shape {mean.shape}")
     if covariance.shape != (mean.size, mean.size):
-        raise ValueError(f"{name} covariance has shape {covariance.shape}, expected {(mean.size, mean.size)} to match its mean")
+        raise ValueError(
+            f"{name} covariance has shape {covariance.shape}, expected {(mean.size, mean.size)} to match its mean"
+        )
     _check_finite(f"{name} mean", mean)
     _check_finite(f"{name} covariance", covariance)
     scale = max(float(np.abs(covariance).max()), np.finfo(np.float64).tiny)

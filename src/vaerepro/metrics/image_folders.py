@@ -26,7 +26,9 @@ def list_images(folder: str | Path) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"not a folder: {root}")
-    files = sorted(path for path in root.rglob("*") if path.is_file() and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS)
+    files = sorted(
+        path for path in root.rglob("*") if path.is_file() and path.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+    )
     if not files:
         raise ValueError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found in {root}")
     return files
@@ -46,7 +48,9 @@ def _decode(path: Path, force_rgb: bool) -> np.ndarray:
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             alpha = np.asarray(image.convert("RGBA" if image.mode != "LA" else "LA"))[..., -1]
             if alpha.min() < 255:  # dropping alpha would score colours nobody sees
-                raise ValueError(f"{path} has transparent pixels (mode {image.mode}); flatten it onto a background first")
+                raise ValueError(
+                    f"{path} has transparent pixels (mode {image.mode}); flatten it onto a background first"
+                )
         if force_rgb:
             return np.asarray(image.convert("RGB"))
         if image.mode in ("L", "RGB"):
@@ -70,7 +74,9 @@ def pair_images(output_folder: str | Path, reference_folder: str | Path) -> list
         for path in list_images(root):
             stem = path.relative_to(root).with_suffix("").as_posix()
             if stem in mapping:
-                raise ValueError(f"two images named {stem} (any extension) in {root}: {mapping[stem].name}, {path.name}")
+                raise ValueError(
+                    f"two images named {stem} (any extension) in {root}: {mapping[stem].name}, {path.name}"
+                )
             mapping[stem] = path
         return mapping
 

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-LUMINANCE_CONVENTION = "bt601-studio-swing-y (matlab rgb2ycbcr: 16 + 65.481R + 128.553G + 24.966B, R,G,B in [0,1]), float64, unrounded"
+LUMINANCE_CONVENTION = (
+    "bt601-studio-swing-y (matlab rgb2ycbcr: 16 + 65.481R + 128.553G + 24.966B, R,G,B in [0,1]), float64, unrounded"
+)
 
 _ALLOWED_FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
@@ -49,14 +51,18 @@ def resolve_data_range(dtype: np.dtype, data_range: float | None, name: str = "i
     if dtype.type not in _ALLOWED_FLOAT_DTYPES:
         raise ValueError(f"{name} has unsupported dtype {dtype}; use uint8 on [0, 255] or float on [0, data_range]")
     if data_range is None:
-        raise ValueError(f"{name} is floating point ({dtype}): pass data_range explicitly (1.0 for [0, 1], 255.0 for [0, 255])")
+        raise ValueError(
+            f"{name} is floating point ({dtype}): pass data_range explicitly (1.0 for [0, 1], 255.0 for [0, 255])"
+        )
     data_range = float(data_range)
     if not np.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be a positive finite number, got {data_range}")
     return data_range
 
 
-def as_image(image: Any, data_range: float | None, *, name: str = "image", require: str | None = None) -> tuple[np.ndarray, float]:
+def as_image(
+    image: Any, data_range: float | None, *, name: str = "image", require: str | None = None
+) -> tuple[np.ndarray, float]:
     """Check one image and return it as float64 (H, W) or (H, W, 3) plus its data range.
 
     ``require`` is ``"rgb"``, ``"grayscale"`` or None (either). (H, W, 1) becomes (H, W).

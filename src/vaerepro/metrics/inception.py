@@ -48,7 +48,9 @@ from vaerepro.metrics.inception_weights import (
 FEATURE_DIMS = 2048
 NUM_CLASSES = 1008
 INPUT_SIZE = 299
-INCEPTION_SCORE_HEAD = "1008-way softmax of pool3 @ fc.weight^T without bias (openai improved-gan inception_score convention)"
+INCEPTION_SCORE_HEAD = (
+    "1008-way softmax of pool3 @ fc.weight^T without bias (openai improved-gan inception_score convention)"
+)
 
 
 def build_fid_inception_structure() -> nn.Module:
@@ -176,7 +178,9 @@ def to_inception_input(batch: Any) -> torch.Tensor:
                 f"float image batch must lie in [0, 1], got [{float(images.min()):g}, {float(images.max()):g}]"
             )
     else:
-        raise ValueError(f"unsupported image dtype {batch.dtype}; use uint8 (B, H, W, C) or float (B, C, H, W) on [0, 1]")
+        raise ValueError(
+            f"unsupported image dtype {batch.dtype}; use uint8 (B, H, W, C) or float (B, C, H, W) on [0, 1]"
+        )
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
     return images

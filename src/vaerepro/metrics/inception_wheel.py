@@ -108,7 +108,7 @@ def pytorch_fid_name(torchscript_name: str) -> str:
     ``net.layers.mixed_4.tower_1.conv_3.var`` → ``Mixed_6b.branch7x7dbl_4.bn.running_var``."""
     if not torchscript_name.startswith(TORCHSCRIPT_PREFIX):
         raise WheelWeightsError(f"unexpected tensor {torchscript_name!r} in the TorchScript weights")
-    path, _, parameter = torchscript_name[len(TORCHSCRIPT_PREFIX):].rpartition(".")
+    path, _, parameter = torchscript_name[len(TORCHSCRIPT_PREFIX) :].rpartition(".")
     if parameter not in PARAMETER_NAMES:
         raise WheelWeightsError(f"unexpected tensor {torchscript_name!r}: {parameter!r} is not weight/beta/mean/var")
     block, _, inner = path.partition(".")
@@ -128,7 +128,9 @@ def convert_torchscript_state(tensors: dict[str, torch.Tensor]) -> OrderedDict[s
     Every one of the 376 tensors must map, and no pytorch-fid key may be hit twice.
     """
     if len(tensors) != TORCHSCRIPT_TENSOR_COUNT:
-        raise WheelWeightsError(f"expected {TORCHSCRIPT_TENSOR_COUNT} tensors in the TorchScript weights, got {len(tensors)}")
+        raise WheelWeightsError(
+            f"expected {TORCHSCRIPT_TENSOR_COUNT} tensors in the TorchScript weights, got {len(tensors)}"
+        )
     state: OrderedDict[str, torch.Tensor] = OrderedDict()
     for name, tensor in tensors.items():
         target = pytorch_fid_name(name)

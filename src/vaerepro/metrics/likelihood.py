@@ -28,7 +28,9 @@ import torch
 
 LIKELIHOOD_CONVENTION = "nats-per-example; bits-per-dim = nats / (C*H*W*ln2) of a discrete 8-bit likelihood"
 IMPORTANCE_SAMPLED_NLL_CONVENTION = "burda2016-iwae-bound: -log mean_k exp(log p(x,z_k) - log q(z_k|x)), nats"
-CODEBOOK_CONVENTION = "usage = distinct codes used / codebook size; perplexity = exp(entropy in nats of code frequencies)"
+CODEBOOK_CONVENTION = (
+    "usage = distinct codes used / codebook size; perplexity = exp(entropy in nats of code frequencies)"
+)
 
 _LN_2 = math.log(2.0)
 
@@ -142,9 +144,7 @@ def codebook_usage(indices: torch.Tensor, codebook_size: int) -> dict[str, float
     if flat.numel() == 0:
         raise ValueError("codebook_usage needs at least one index, got an empty tensor")
     if flat.min() < 0 or flat.max() >= codebook_size:
-        raise ValueError(
-            f"indices must lie in [0, {codebook_size}), got range [{int(flat.min())}, {int(flat.max())}]"
-        )
+        raise ValueError(f"indices must lie in [0, {codebook_size}), got range [{int(flat.min())}, {int(flat.max())}]")
     counts = torch.bincount(flat, minlength=codebook_size).double()
     probabilities = counts / counts.sum()
     nonzero = probabilities[probabilities > 0]

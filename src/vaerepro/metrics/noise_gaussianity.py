@@ -86,9 +86,7 @@ def discrete_kl(p: np.ndarray, q: np.ndarray) -> float:
     """
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     if p.shape != q.shape or p.ndim != 1:
-        raise ValueError(
-            f"expected two probability vectors of the same length, got shapes {p.shape} and {q.shape}"
-        )
+        raise ValueError(f"expected two probability vectors of the same length, got shapes {p.shape} and {q.shape}")
     for name, vector in (("p", p), ("q", q)):
         if (vector < 0).any() or not np.isfinite(vector).all():
             raise ValueError(f"{name} must hold finite non-negative probabilities")
@@ -158,11 +156,7 @@ def histogram_kl_to_gaussian(
         edges = (np.arange(first, last + 2) - 0.5) * bin_width  # bin k covers (k ± ½)·width
         counts, edges = np.histogram(values, bins=edges)
     else:
-        low, high = (
-            (float(values.min()), float(values.max()))
-            if value_range is None
-            else map(float, value_range)
-        )
+        low, high = (float(values.min()), float(values.max())) if value_range is None else map(float, value_range)
         if not high > low:
             raise ValueError(f"value_range must satisfy low < high, got ({low}, {high})")
         counts, edges = np.histogram(values, bins=bins, range=(low, high))

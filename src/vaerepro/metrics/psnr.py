@@ -18,7 +18,9 @@ import numpy as np
 
 from vaerepro.metrics.images import as_image_pair, luminance_y
 
-PSNR_CONVENTION = "psnr-float64-mse-all-pixels-channels; MAX=data_range (255 uint8, 1 on [0,1]); identical images -> inf"
+PSNR_CONVENTION = (
+    "psnr-float64-mse-all-pixels-channels; MAX=data_range (255 uint8, 1 on [0,1]); identical images -> inf"
+)
 PSNR_Y_CONVENTION = "psnr-float64 on bt601-studio-swing-y; MAX=data_range"
 
 

@@ -58,5 +58,7 @@ def load_statistics(path: str | os.PathLike[str]) -> tuple[FeatureStatistics, di
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{path} is not a readable FID reference statistics file ({error})") from error
     if statistics.covariance.shape != (statistics.mean.size, statistics.mean.size):
-        raise ValueError(f"{path}: covariance shape {statistics.covariance.shape} does not match mean {statistics.mean.shape}")
+        raise ValueError(
+            f"{path}: covariance shape {statistics.covariance.shape} does not match mean {statistics.mean.shape}"
+        )
     return statistics, record

@@ -97,7 +97,9 @@ class LatentVariableModel(RegisteredModel):
         posterior_shape = torch.zeros(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
         return DiagonalGaussian.standard(posterior_shape)
 
-    def log_likelihood_given_latent(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood_given_latent(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``log p(x | z[, y])`` summed over modelled pixels, (N,), for N = len(z)."""
         raise NotImplementedError
 

@@ -79,7 +79,9 @@ class ClassicalMethod(RestorationModel):
     def __init__(self, options) -> None:
         super().__init__(options)
         if self.rgb_only and self.channels != 3:
-            raise ValueError(f"{self.registered_name}: works on RGB images, but image_shape has {self.channels} channel(s)")
+            raise ValueError(
+                f"{self.registered_name}: works on RGB images, but image_shape has {self.channels} channel(s)"
+            )
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """float64 H×W×C in [0, 1] → float H×W×C."""

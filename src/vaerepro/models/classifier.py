@@ -41,7 +41,10 @@ class Classifier(RegisteredModel):
     def __init__(self, options: ClassifierOptions) -> None:
         super().__init__(options)
         check_positive(
-            "classifier", num_classes=options.num_classes, hidden_channels=options.hidden_channels, feature_dim=options.feature_dim
+            "classifier",
+            num_classes=options.num_classes,
+            hidden_channels=options.hidden_channels,
+            feature_dim=options.feature_dim,
         )
         # Two 2x2 max-pools: height and width must be multiples of 4.
         check_image_shape("classifier", options.image_shape, 4)

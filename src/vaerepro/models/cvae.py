@@ -112,9 +112,7 @@ class CVAE(LatentVariableModel):
             self.generation = mlp(options.latent_dim + condition_size, units, layers, decoder_outputs)
         else:
             if height % 2 or width % 2:
-                raise ValueError(
-                    f"cvae: the quadrant task needs even image height and width, got {height}x{width}"
-                )
+                raise ValueError(f"cvae: the quadrant task needs even image height and width, got {height}x{width}")
             self.register_buffer("given_mask", given_quadrant_mask(options.image_shape, options.given_quadrants))
             self.recognition = mlp(pixels, units, layers, 2 * options.latent_dim)
             self.prior_network = mlp(pixels, units, layers, 2 * options.latent_dim)
@@ -173,13 +171,12 @@ class CVAE(LatentVariableModel):
         """Raw generation-network output (N, P·C, H, W) for codes z and the batch's condition
         (labels ``y`` for ``label``; the images ``x`` whose given quadrants condition, for
         ``quadrant``)."""
-        if self.condition == "label":
-            condition = self._one_hot(y, z.shape[0])
-        else:
-            condition = self._given(x).flatten(1)
+        condition = self._one_hot(y, z.shape[0]) if self.condition == "label" else self._given(x).flatten(1)
         return self.generation(torch.cat([z, condition], dim=1)).view(z.shape[0], *self._decoder_shape)
 
-    def log_likelihood_given_latent(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood_given_latent(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         elementwise = self.likelihood.log_likelihood(self.decode(z, x, y), x)
         if self.condition == "quadrant":
             elementwise = elementwise * (1 - self.given_mask)

@@ -79,7 +79,9 @@ class DiagonalGaussian:
         return gaussian_log_density(self.mean, self.log_variance, value)
 
 
-def standard_normal(shape: torch.Size | tuple[int, ...], *, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def standard_normal(
+    shape: torch.Size | tuple[int, ...], *, like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     """``N(0, 1)`` noise shaped ``shape`` on ``like``'s device/dtype, optionally from ``generator``."""
     if generator is None:
         return torch.randn(shape, device=like.device, dtype=like.dtype)

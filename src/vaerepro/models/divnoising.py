@@ -130,9 +130,7 @@ def _convolutions(channels_in: int, channels_out: int, count: int) -> list[nn.Mo
     layers: list[nn.Module] = []
     for index in range(count):
         layers += [
-            nn.Conv2d(
-                channels_in if index == 0 else channels_out, channels_out, kernel_size=3, padding=1
-            ),
+            nn.Conv2d(channels_in if index == 0 else channels_out, channels_out, kernel_size=3, padding=1),
             nn.ReLU(),
         ]
     return layers
@@ -163,9 +161,7 @@ class DivNoising(RestorationModel):
             if getattr(options, name) < 1:
                 raise ValueError(f"divnoising: {name} must be >= 1, got {getattr(options, name)}")
         if options.num_downsamplings < 0:
-            raise ValueError(
-                f"divnoising: num_downsamplings must be >= 0, got {options.num_downsamplings}"
-            )
+            raise ValueError(f"divnoising: num_downsamplings must be >= 0, got {options.num_downsamplings}")
         if options.kl_weight < 0:
             raise ValueError(f"divnoising: kl_weight must be >= 0, got {options.kl_weight}")
         self.noise_model: NoiseModel = self._build_noise_model(options)
@@ -178,14 +174,10 @@ class DivNoising(RestorationModel):
             encoder.append(nn.MaxPool2d(kernel_size=2, stride=2))
             width_in = width_out
         if options.num_downsamplings == 0:
-            encoder += _convolutions(
-                width_in, options.hidden_channels, options.convolutions_per_level
-            )
+            encoder += _convolutions(width_in, options.hidden_channels, options.convolutions_per_level)
             width_in = options.hidden_channels
         self.encoder = nn.Sequential(*encoder)
-        self.latent_head = nn.Conv2d(
-            width_in, 2 * options.latent_channels, kernel_size=3, padding=1
-        )
+        self.latent_head = nn.Conv2d(width_in, 2 * options.latent_channels, kernel_size=3, padding=1)
         with torch.no_grad():
             self.latent_head.bias[options.latent_channels :] = _INITIAL_LOG_VARIANCE
 
@@ -197,9 +189,7 @@ class DivNoising(RestorationModel):
             decoder.append(nn.ConvTranspose2d(width_out, width_out, kernel_size=2, stride=2))
             width_in = width_out
         if options.num_downsamplings == 0:
-            decoder += _convolutions(
-                width_in, options.hidden_channels, options.convolutions_per_level
-            )
+            decoder += _convolutions(width_in, options.hidden_channels, options.convolutions_per_level)
             width_in = options.hidden_channels
         decoder.append(nn.Conv2d(width_in, channels, kernel_size=3, padding=1))
         self.decoder = nn.Sequential(*decoder)
@@ -208,22 +198,16 @@ class DivNoising(RestorationModel):
     def _build_noise_model(options: DivNoisingOptions) -> NoiseModel:
         if options.noise_model == "gaussian_known":
             if options.noise_sigma is None:
-                raise ValueError(
-                    "divnoising: noise_model 'gaussian_known' needs noise_sigma (0-255 scale, e.g. 25)"
-                )
+                raise ValueError("divnoising: noise_model 'gaussian_known' needs noise_sigma (0-255 scale, e.g. 25)")
             if not options.noise_sigma > 0:
-                raise ValueError(
-                    f"divnoising: noise_sigma must be > 0 (0-255 scale), got {options.noise_sigma}"
-                )
+                raise ValueError(f"divnoising: noise_sigma must be > 0 (0-255 scale), got {options.noise_sigma}")
             return GaussianNoiseModel(options.noise_sigma / 255.0)
         if options.noise_sigma is not None:
             raise ValueError(
                 "divnoising: noise_sigma applies only to noise_model 'gaussian_known'; "
                 "the 'estimated' noise model is fitted from the noisy training data"
             )
-        return SignalDependentGaussianNoiseModel(
-            options.image_shape[0], options.noise_estimate_radius
-        )
+        return SignalDependentGaussianNoiseModel(options.image_shape[0], options.noise_estimate_radius)
 
     @property
     def size_multiple(self) -> int:
@@ -244,9 +228,7 @@ class DivNoising(RestorationModel):
 
     def encode(self, degraded: torch.Tensor) -> DiagonalGaussian:
         """``q(z | x)``: a Gaussian over the latent map, (B, latent_channels, H/2^D, W/2^D)."""
-        mean, log_variance = self.latent_head(self.encoder((degraded - _CENTRE) / _SCALE)).chunk(
-            2, dim=1
-        )
+        mean, log_variance = self.latent_head(self.encoder((degraded - _CENTRE) / _SCALE)).chunk(2, dim=1)
         return DiagonalGaussian(mean, log_variance.clamp(*_LOG_VARIANCE_RANGE))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -263,16 +245,12 @@ class DivNoising(RestorationModel):
             if self.training:
                 model.fit(degraded)
             else:  # eval before any training: fit a throwaway copy, leave the buffers alone
-                temporary = SignalDependentGaussianNoiseModel(self.channels, model.radius).to(
-                    degraded.device
-                )
+                temporary = SignalDependentGaussianNoiseModel(self.channels, model.radius).to(degraded.device)
                 temporary.fit(degraded)
                 return temporary
         return model
 
-    def forward(
-        self, degraded: torch.Tensor, clean: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, degraded: torch.Tensor, clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Negative ELBO per sub-pixel of noisy crops (B, C, H, W); ``clean`` is ignored.
 
         Returns scalars: ``loss`` = recon + kl_weight * kl, ``recon`` = -log p_NM(x | g(z))
@@ -284,9 +262,7 @@ class DivNoising(RestorationModel):
         posterior = self.encode(degraded)
         signal = self.decode(posterior.sample())
         sub_pixels = degraded[0].numel()
-        reconstruction = (
-            -noise_model.log_prob(degraded.float(), signal.float()).flatten(1).sum(1) / sub_pixels
-        )
+        reconstruction = -noise_model.log_prob(degraded.float(), signal.float()).flatten(1).sum(1) / sub_pixels
         kl = posterior.kl().float().flatten(1).sum(1) / sub_pixels
         return {
             "loss": (reconstruction + self.options.kl_weight * kl).mean(),

@@ -119,10 +119,7 @@ class AttentionMultiScale(nn.Module):
     def __init__(self, channels: int, dilations: tuple[int, ...]) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(channels, channels, 3, padding=d, dilation=d), nn.LeakyReLU(0.2)
-            )
-            for d in dilations
+            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=d, dilation=d), nn.LeakyReLU(0.2)) for d in dilations
         )
         stacked = channels * len(dilations)
         self.attention = nn.Sequential(
@@ -152,12 +149,8 @@ class RegionCalibration(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         size = features.shape[-2:]
         regions = functional.adaptive_avg_pool2d(features, self.region_grid)
-        regional = functional.interpolate(
-            self.regional(regions), size=size, mode="bilinear", align_corners=False
-        )
-        global_context = self.globally(features.mean(dim=(2, 3)))[..., None, None].expand_as(
-            features
-        )
+        regional = functional.interpolate(self.regional(regions), size=size, mode="bilinear", align_corners=False)
+        global_context = self.globally(features.mean(dim=(2, 3)))[..., None, None].expand_as(features)
         gate = torch.sigmoid(self.gate(torch.cat([features, regional, global_context], dim=1)))
         return features + features * gate
 
@@ -240,9 +233,7 @@ def _check_options(options: LACLOptions) -> None:
     if options.temperature <= 0:
         raise ValueError(f"lacl: temperature must be > 0, got {options.temperature}")
     if not options.multi_scale_dilations or min(options.multi_scale_dilations) < 1:
-        raise ValueError(
-            f"lacl: multi_scale_dilations must be positive integers, got {options.multi_scale_dilations}"
-        )
+        raise ValueError(f"lacl: multi_scale_dilations must be positive integers, got {options.multi_scale_dilations}")
     non_negative = {
         "num_downsamplings": options.num_downsamplings,
         "residual_blocks": options.residual_blocks,
@@ -263,20 +254,14 @@ def infonce(
     Row i's logits are ``[s(a_i, p_i), s(a_i, n_1), ..., s(a_i, n_N)] / temperature``; the loss
     is the cross-entropy with the positive as the class (van den Oord et al. 2018, Eq. 4).
     """
-    anchors, positives, negatives = (
-        functional.normalize(t, dim=1) for t in (anchors, positives, negatives)
-    )
+    anchors, positives, negatives = (functional.normalize(t, dim=1) for t in (anchors, positives, negatives))
     positive_logits = (anchors * positives).sum(dim=1, keepdim=True)
     negative_logits = anchors @ negatives.T
     logits = torch.cat([positive_logits, negative_logits], dim=1) / temperature
-    return functional.cross_entropy(
-        logits, torch.zeros(len(anchors), dtype=torch.long, device=anchors.device)
-    )
+    return functional.cross_entropy(logits, torch.zeros(len(anchors), dtype=torch.long, device=anchors.device))
 
 
-def l1_ratio(
-    anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
-) -> torch.Tensor:
+def l1_ratio(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
     """AECR-Net-style ratio ``|a - p|_1 / |a - n|_1`` per pair (mean absolute values), averaged."""
     pulled = (anchors - positives).abs().mean(dim=1)
     pushed = (anchors - negatives).abs().mean(dim=1)
@@ -298,9 +283,7 @@ class LightAwareContrastiveVAE(RestorationModel):
         widths = [hidden * 2 ** min(level, 2) for level in range(options.num_downsamplings + 1)]
         blocks = options.residual_blocks
 
-        self.encoder = LatentEncoder(
-            channels, widths, options.multi_scale_dilations, blocks, options.latent_channels
-        )
+        self.encoder = LatentEncoder(channels, widths, options.multi_scale_dilations, blocks, options.latent_channels)
 
         self.latent_input = nn.Sequential(
             nn.Conv2d(options.latent_channels, widths[-1], 3, padding=1),
@@ -326,9 +309,7 @@ class LightAwareContrastiveVAE(RestorationModel):
         )
         self.output = nn.Conv2d(hidden, channels, 3, padding=1)
         self.light_encoder = (
-            LightEncoder(channels, options.embedding_channels)
-            if options.embedding == "light_encoder"
-            else None
+            LightEncoder(channels, options.embedding_channels) if options.embedding == "light_encoder" else None
         )
         initialise(self)
 
@@ -372,9 +353,7 @@ class LightAwareContrastiveVAE(RestorationModel):
         frozen = {name: value.detach() for name, value in self.encoder.named_parameters()}
         return functional_call(self.encoder, frozen, (images,))[0].chunk(2, dim=1)[0].flatten(1)
 
-    def forward(
-        self, degraded: torch.Tensor, clean: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, degraded: torch.Tensor, clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if clean is None:
             raise ValueError(
                 "lacl is supervised: forward(degraded, clean) needs the normal-light reference 'clean' "

@@ -137,9 +137,7 @@ class MultiLevelVAE(nn.Module):
     ) -> None:
         super().__init__()
         widths = [hidden_channels * 2 ** min(level, 2) for level in range(num_levels)]
-        self.stem = nn.Sequential(
-            nn.Conv2d(channels, hidden_channels, 3, padding=1), nn.LeakyReLU(0.2)
-        )
+        self.stem = nn.Sequential(nn.Conv2d(channels, hidden_channels, 3, padding=1), nn.LeakyReLU(0.2))
         self.sub_encoders = nn.ModuleList()
         self.posterior_heads = nn.ModuleList()
         width_in = hidden_channels
@@ -184,9 +182,7 @@ class MultiLevelVAE(nn.Module):
     def decode(self, latents: list[torch.Tensor]) -> torch.Tensor:
         hidden: torch.Tensor | None = None
         for level in reversed(range(len(self.sub_decoders))):
-            inputs = (
-                latents[level] if hidden is None else torch.cat([latents[level], hidden], dim=1)
-            )
+            inputs = latents[level] if hidden is None else torch.cat([latents[level], hidden], dim=1)
             hidden = self.sub_decoders[level](inputs)
         return torch.sigmoid(self.output(hidden))
 
@@ -201,9 +197,7 @@ class LatentMapping(nn.Module):
 
     def __init__(self, latent_channels: int, channels: int, residual_blocks: int) -> None:
         super().__init__()
-        self.lift = nn.Sequential(
-            nn.Conv2d(latent_channels, channels, 3, padding=1), nn.LeakyReLU(0.2)
-        )
+        self.lift = nn.Sequential(nn.Conv2d(latent_channels, channels, 3, padding=1), nn.LeakyReLU(0.2))
         self.enlightening = nn.Sequential(
             nn.Linear(channels, channels), nn.LeakyReLU(0.2), nn.Linear(channels, 2 * channels)
         )
@@ -224,9 +218,7 @@ def _kl_per_subpixel(posteriors: list[DiagonalGaussian], images: torch.Tensor) -
     return (total / images[0].numel()).mean()
 
 
-def _require_reference(
-    name: str, degraded: torch.Tensor, clean: torch.Tensor | None
-) -> torch.Tensor:
+def _require_reference(name: str, degraded: torch.Tensor, clean: torch.Tensor | None) -> torch.Tensor:
     if clean is None:
         raise ValueError(
             f"{name} is supervised: forward(degraded, clean) needs the normal-light reference 'clean' "
@@ -287,9 +279,7 @@ class MultiLatentMapping(RestorationModel):
         self.dark_vae = MultiLevelVAE(*vae_arguments)
         self.normal_vae = MultiLevelVAE(*vae_arguments)
         self.mappings = nn.ModuleList(
-            LatentMapping(
-                options.latent_channels, options.mapping_channels, options.mapping_residual_blocks
-            )
+            LatentMapping(options.latent_channels, options.mapping_channels, options.mapping_residual_blocks)
             for _ in range(options.num_levels)
         )
         initialise(self)
@@ -300,9 +290,7 @@ class MultiLatentMapping(RestorationModel):
 
     def map_latents(self, dark_latents: list[torch.Tensor]) -> list[torch.Tensor]:
         """Compressed-dark latents (one per level) → estimated normal-light latents."""
-        return [
-            mapping(latent) for mapping, latent in zip(self.mappings, dark_latents, strict=True)
-        ]
+        return [mapping(latent) for mapping, latent in zip(self.mappings, dark_latents, strict=True)]
 
     def _decode_normal(self, latents: list[torch.Tensor], frozen: bool) -> torch.Tensor:
         """Normal-light decoder; with ``frozen`` its weights get no gradient (inputs still do)."""
@@ -311,25 +299,17 @@ class MultiLatentMapping(RestorationModel):
         detached = {name: value.detach() for name, value in self.normal_vae.named_parameters()}
         return functional_call(self.normal_vae, detached, (latents,))
 
-    def forward(
-        self, degraded: torch.Tensor, clean: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, degraded: torch.Tensor, clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         clean = _require_reference("mlsm", degraded, clean)
         options = self.options
         frozen = options.stop_gradient_to_vaes
 
         dark_posteriors = self.dark_vae.encode(degraded)
         normal_posteriors = self.normal_vae.encode(clean)
-        dark_reconstruction = self.dark_vae.decode(
-            [posterior.sample() for posterior in dark_posteriors]
-        )
-        normal_reconstruction = self.normal_vae.decode(
-            [posterior.sample() for posterior in normal_posteriors]
-        )
+        dark_reconstruction = self.dark_vae.decode([posterior.sample() for posterior in dark_posteriors])
+        normal_reconstruction = self.normal_vae.decode([posterior.sample() for posterior in normal_posteriors])
 
-        dark_means = [
-            posterior.mean.detach() if frozen else posterior.mean for posterior in dark_posteriors
-        ]
+        dark_means = [posterior.mean.detach() if frozen else posterior.mean for posterior in dark_posteriors]
         targets = [posterior.mean.detach() for posterior in normal_posteriors]
         mapped = self.map_latents(dark_means)
         enhanced = self._decode_normal(mapped, frozen)
@@ -340,10 +320,7 @@ class MultiLatentMapping(RestorationModel):
             "kl_dark": _kl_per_subpixel(dark_posteriors, degraded),
             "kl_normal": _kl_per_subpixel(normal_posteriors, clean),
             "latent_mapping": torch.stack(
-                [
-                    functional.l1_loss(estimate, target)
-                    for estimate, target in zip(mapped, targets, strict=True)
-                ]
+                [functional.l1_loss(estimate, target) for estimate, target in zip(mapped, targets, strict=True)]
             ).mean(),
             "enhancement_reconstruction": functional.l1_loss(enhanced, clean),
         }

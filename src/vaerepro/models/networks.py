@@ -28,7 +28,9 @@ def check_image_shape(model_name: str, image_shape: tuple[int, int, int], downsa
         )
 
 
-def mlp(in_features: int, hidden_units: int, num_hidden_layers: int, out_features: int, activation: Activation = "relu") -> nn.Sequential:
+def mlp(
+    in_features: int, hidden_units: int, num_hidden_layers: int, out_features: int, activation: Activation = "relu"
+) -> nn.Sequential:
     """``num_hidden_layers`` hidden layers of ``hidden_units`` then a linear output."""
     layers: list[nn.Module] = []
     width = in_features
@@ -45,7 +47,9 @@ class ConvEncoder(nn.Module):
     Channels double at each downsampling, starting from ``hidden_channels``.
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], hidden_channels: int, num_downsamplings: int, out_features: int) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int], hidden_channels: int, num_downsamplings: int, out_features: int
+    ) -> None:
         super().__init__()
         channels, height, width = image_shape
         layers: list[nn.Module] = []
@@ -65,7 +69,14 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """(B, in_features) → (B, out_channels, H, W), mirroring :class:`ConvEncoder`."""
 
-    def __init__(self, in_features: int, image_shape: tuple[int, int, int], hidden_channels: int, num_downsamplings: int, out_channels: int) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        image_shape: tuple[int, int, int],
+        hidden_channels: int,
+        num_downsamplings: int,
+        out_channels: int,
+    ) -> None:
         super().__init__()
         _, height, width = image_shape
         factor = 2**num_downsamplings

@@ -43,9 +43,9 @@ QUANTISATION_VARIANCE = (1.0 / 255.0) ** 2 / 12.0
 _MAD_TO_STD = 1.482602218505602
 # A Gaussian truncated at +-c sigma keeps 1 - 2 c phi(c) / (2 Phi(c) - 1) of its variance.
 _CLIP_SIGMAS = 3.0
-_TRUNCATED_VARIANCE_FRACTION = 1.0 - 2 * _CLIP_SIGMAS * math.exp(
-    -0.5 * _CLIP_SIGMAS**2
-) / math.sqrt(2 * math.pi) / math.erf(_CLIP_SIGMAS / math.sqrt(2))
+_TRUNCATED_VARIANCE_FRACTION = 1.0 - 2 * _CLIP_SIGMAS * math.exp(-0.5 * _CLIP_SIGMAS**2) / math.sqrt(
+    2 * math.pi
+) / math.erf(_CLIP_SIGMAS / math.sqrt(2))
 
 
 class NoiseModel(nn.Module):
@@ -58,9 +58,7 @@ class NoiseModel(nn.Module):
     def log_prob(self, noisy: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
         """Elementwise ``log p(x_i | s_i)`` (B, C, H, W), nats; differentiable in ``signal``."""
         if noisy.shape != signal.shape:
-            raise ValueError(
-                f"noisy {tuple(noisy.shape)} and signal {tuple(signal.shape)} differ in shape"
-            )
+            raise ValueError(f"noisy {tuple(noisy.shape)} and signal {tuple(signal.shape)} differ in shape")
         return gaussian_log_density(signal, torch.log(self.variance(signal)), noisy)
 
     @property
@@ -74,9 +72,7 @@ class GaussianNoiseModel(NoiseModel):
     def __init__(self, sigma: float) -> None:
         super().__init__()
         if not (math.isfinite(sigma) and sigma > 0):
-            raise ValueError(
-                f"GaussianNoiseModel: sigma must be a positive number on the [0, 1] scale, got {sigma}"
-            )
+            raise ValueError(f"GaussianNoiseModel: sigma must be a positive number on the [0, 1] scale, got {sigma}")
         self.sigma = float(sigma)
 
     def variance(self, signal: torch.Tensor) -> torch.Tensor:
@@ -99,13 +95,9 @@ class SignalDependentGaussianNoiseModel(NoiseModel):
     def __init__(self, channels: int, radius: int = 1) -> None:
         super().__init__()
         if channels < 1:
-            raise ValueError(
-                f"SignalDependentGaussianNoiseModel: channels must be >= 1, got {channels}"
-            )
+            raise ValueError(f"SignalDependentGaussianNoiseModel: channels must be >= 1, got {channels}")
         if radius < 1:
-            raise ValueError(
-                f"SignalDependentGaussianNoiseModel: radius must be >= 1, got {radius}"
-            )
+            raise ValueError(f"SignalDependentGaussianNoiseModel: radius must be >= 1, got {radius}")
         self.radius = radius
         self.register_buffer("slope", torch.zeros(channels))
         self.register_buffer("intercept", torch.full((channels,), QUANTISATION_VARIANCE))
@@ -139,9 +131,7 @@ class SignalDependentGaussianNoiseModel(NoiseModel):
 
     def variance(self, signal: torch.Tensor) -> torch.Tensor:
         if not self.is_fitted:
-            raise RuntimeError(
-                "the signal-dependent noise model is not fitted yet (call fit() on noisy data first)"
-            )
+            raise RuntimeError("the signal-dependent noise model is not fitted yet (call fit() on noisy data first)")
         shape = (1, -1) + (1,) * (signal.ndim - 2)
         line = self.slope.view(shape).to(signal) * signal + self.intercept.view(shape).to(signal)
         return line.clamp_min(QUANTISATION_VARIANCE)
@@ -151,8 +141,7 @@ class SignalDependentGaussianNoiseModel(NoiseModel):
         if not self.is_fitted:
             return "signal-dependent Gaussian (not fitted)"
         pairs = ", ".join(
-            f"a={a:.3g} b={b:.3g}"
-            for a, b in zip(self.slope.tolist(), self.intercept.tolist(), strict=True)
+            f"a={a:.3g} b={b:.3g}" for a, b in zip(self.slope.tolist(), self.intercept.tolist(), strict=True)
         )
         return f"signal-dependent Gaussian, variance a*s + b per channel ({pairs})"
 
@@ -225,9 +214,7 @@ def fit_signal_dependent_variance(
         correction = ring / (ring + 1)
     else:
         if signal.shape != noisy.shape:
-            raise ValueError(
-                f"signal {tuple(signal.shape)} and noisy {tuple(noisy.shape)} differ in shape"
-            )
+            raise ValueError(f"signal {tuple(signal.shape)} and noisy {tuple(noisy.shape)} differ in shape")
         estimate = signal.detach().double()
         residual = noisy - estimate
         spread = None
@@ -237,9 +224,7 @@ def fit_signal_dependent_variance(
         values = estimate[:, channel].reshape(-1)
         residuals = residual[:, channel].reshape(-1)
         spreads = None if spread is None else spread[:, channel].reshape(-1)
-        slope, intercept = _fit_line(
-            values, residuals, spreads, correction, bins, min_values_per_bin
-        )
+        slope, intercept = _fit_line(values, residuals, spreads, correction, bins, min_values_per_bin)
         slopes.append(slope)
         intercepts.append(intercept)
     return torch.tensor(slopes, dtype=torch.float32), torch.tensor(intercepts, dtype=torch.float32)
@@ -282,9 +267,7 @@ def _fit_line(
     spreads = None if spreads is None else spreads[order]
     groups = min(bins, values.numel() // min_values_per_bin)
     if groups < 2:
-        return 0.0, max(
-            correction * _robust_variance(_homogeneous(residuals, spreads)), QUANTISATION_VARIANCE
-        )
+        return 0.0, max(correction * _robust_variance(_homogeneous(residuals, spreads)), QUANTISATION_VARIANCE)
     centres, variances = [], []
     for indices in torch.tensor_split(torch.arange(values.numel()), groups):
         centres.append(float(values[indices].median()))

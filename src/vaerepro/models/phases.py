@@ -88,9 +88,7 @@ def plan_phases(phases: Sequence[Phase], total_steps: int) -> tuple[PhaseSpan, .
                 raise ValueError(f"phase '{phase.name}' has a negative step count {phase.steps}")
             stop = start + phase.steps
         if stop > total_steps:
-            raise ValueError(
-                f"phases {names} need {stop} steps but training runs only {total_steps} steps"
-            )
+            raise ValueError(f"phases {names} need {stop} steps but training runs only {total_steps} steps")
         spans.append(PhaseSpan(phase, start, stop))
         start = stop
     if start != total_steps:

@@ -54,9 +54,7 @@ def registered_models() -> tuple[str, ...]:
 def _lookup(name: str, source: str | None = None, path: str = "") -> tuple[type, type]:
     if name not in _MODELS:
         where = f" ('{path}' in {source})" if source and path else ""
-        raise ConfigError(
-            f"unknown model '{name}'{where}; registered models: {', '.join(registered_models())}"
-        )
+        raise ConfigError(f"unknown model '{name}'{where}; registered models: {', '.join(registered_models())}")
     return _MODELS[name]
 
 

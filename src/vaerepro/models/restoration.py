@@ -64,7 +64,9 @@ class RestorationModel(RegisteredModel):
                 to an RGB model), or height/width below ``minimum_size``.
         """
         if degraded.ndim != 4:
-            raise ValueError(f"{self.registered_name}: expected a (B, C, H, W) batch, got shape {tuple(degraded.shape)}")
+            raise ValueError(
+                f"{self.registered_name}: expected a (B, C, H, W) batch, got shape {tuple(degraded.shape)}"
+            )
         channels, height, width = degraded.shape[1:]
         if channels != self.channels:
             kind = {1: "grayscale", 3: "RGB"}

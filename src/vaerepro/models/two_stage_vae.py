@@ -78,14 +78,20 @@ class TwoStageVAE(LatentVariableModel):
             second_stage_hidden_units=options.second_stage_hidden_units,
         )
         if not 0.0 < options.first_stage_fraction < 1.0:
-            raise ValueError(f"two_stage_vae: first_stage_fraction must be in (0, 1), got {options.first_stage_fraction}")
+            raise ValueError(
+                f"two_stage_vae: first_stage_fraction must be in (0, 1), got {options.first_stage_fraction}"
+            )
         check_image_shape("two_stage_vae", options.image_shape, 2**options.num_downsamplings)
         self.latent_dim = options.latent_dim
         self.image_shape = options.image_shape
         channels = options.image_shape[0]
         latent = options.latent_dim
-        self.first_encoder = ConvEncoder(options.image_shape, options.hidden_channels, options.num_downsamplings, 2 * latent)
-        self.first_decoder = ConvDecoder(latent, options.image_shape, options.hidden_channels, options.num_downsamplings, channels)
+        self.first_encoder = ConvEncoder(
+            options.image_shape, options.hidden_channels, options.num_downsamplings, 2 * latent
+        )
+        self.first_decoder = ConvDecoder(
+            latent, options.image_shape, options.hidden_channels, options.num_downsamplings, channels
+        )
         self.first_log_gamma = nn.Parameter(torch.zeros(()))
         units, layers = options.second_stage_hidden_units, options.second_stage_hidden_layers
         self.second_encoder = mlp(latent, units, layers, 2 * latent)
@@ -131,7 +137,9 @@ class TwoStageVAE(LatentVariableModel):
         """Stage-1 decoder mean mu_x(z), (N, C, H, W) in [0, 1]."""
         return torch.sigmoid(self.first_decoder(z))
 
-    def log_likelihood_given_latent(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood_given_latent(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         mean = self.decode(z)
         return discretized_gaussian_log_likelihood(mean, self.first_log_gamma.expand_as(mean), x).flatten(1).sum(1)
 
@@ -169,7 +177,9 @@ class TwoStageVAE(LatentVariableModel):
         posterior = self.encode_second(z)
         u = posterior.sample()
         mean = self.second_decoder(u)
-        reconstruction = -gaussian_log_density(mean.float(), self.second_log_gamma.float().expand_as(mean), z.float()).sum(1)
+        reconstruction = -gaussian_log_density(
+            mean.float(), self.second_log_gamma.float().expand_as(mean), z.float()
+        ).sum(1)
         kl = posterior.kl().float().sum(1)
         return {
             "loss": (reconstruction + kl).mean(),

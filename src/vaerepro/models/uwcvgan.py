@@ -206,11 +206,7 @@ class ResidualBlock(nn.Module):
             nn.SiLU(),
             nn.Conv2d(out_channels, out_channels, 3, padding=1),
         )
-        self.shortcut = (
-            nn.Identity()
-            if in_channels == out_channels
-            else nn.Conv2d(in_channels, out_channels, 1)
-        )
+        self.shortcut = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.shortcut(features) + self.body(features)
@@ -233,9 +229,7 @@ class AttentionBlock(nn.Module):
         query = self.query(normed).flatten(2).transpose(1, 2)  # (B, hw, C)
         key = self.key(normed).flatten(2)  # (B, C, hw)
         value = self.value(normed).flatten(2)  # (B, C, hw)
-        weights = torch.softmax(
-            torch.bmm(query, key) * channels**-0.5, dim=2
-        )  # (B, hw_query, hw_key)
+        weights = torch.softmax(torch.bmm(query, key) * channels**-0.5, dim=2)  # (B, hw_query, hw_key)
         attended = torch.bmm(value, weights.transpose(1, 2)).view(batch, channels, height, width)
         return features + self.project(attended)
 
@@ -339,9 +333,7 @@ class PatchDiscriminator(nn.Module):
             previous, multiplier = multiplier, min(2**index, 8)
             stride = 2 if index < layers else 1
             modules += [
-                nn.Conv2d(
-                    width * previous, width * multiplier, 4, stride=stride, padding=1, bias=False
-                ),
+                nn.Conv2d(width * previous, width * multiplier, 4, stride=stride, padding=1, bias=False),
                 nn.BatchNorm2d(width * multiplier),
                 nn.LeakyReLU(0.2),
             ]
@@ -360,18 +352,12 @@ class PatchDiscriminator(nn.Module):
 
 def hinge_discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
     """VQGAN's hinge loss: ½ (mean relu(1 - D(real)) + mean relu(1 + D(fake)))."""
-    return 0.5 * (
-        functional.relu(1.0 - logits_real).mean() + functional.relu(1.0 + logits_fake).mean()
-    )
+    return 0.5 * (functional.relu(1.0 - logits_real).mean() + functional.relu(1.0 + logits_fake).mean())
 
 
-def vanilla_discriminator_loss(
-    logits_real: torch.Tensor, logits_fake: torch.Tensor
-) -> torch.Tensor:
+def vanilla_discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
     """½ (mean softplus(-D(real)) + mean softplus(D(fake))), the non-saturating GAN loss."""
-    return 0.5 * (
-        functional.softplus(-logits_real).mean() + functional.softplus(logits_fake).mean()
-    )
+    return 0.5 * (functional.softplus(-logits_real).mean() + functional.softplus(logits_fake).mean())
 
 
 def gradient_difference_loss(generated: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -435,9 +421,7 @@ class UWCVGAN(RestorationModel):
     def optimizer_phases(self, total_steps: int) -> list[Phase]:
         discriminator = tuple(self.discriminator.parameters())
         owned = {id(parameter) for parameter in discriminator}
-        generator = tuple(
-            parameter for parameter in self.parameters() if id(parameter) not in owned
-        )
+        generator = tuple(parameter for parameter in self.parameters() if id(parameter) not in owned)
         return [
             Phase(
                 "adversarial",
@@ -496,29 +480,19 @@ class UWCVGAN(RestorationModel):
     def adversarial_active(self, step: int) -> bool:
         return step >= self.options.adversarial_start_step
 
-    def _adaptive_weight(
-        self, reconstruction: torch.Tensor, generator_adversarial: torch.Tensor
-    ) -> torch.Tensor:
+    def _adaptive_weight(self, reconstruction: torch.Tensor, generator_adversarial: torch.Tensor) -> torch.Tensor:
         """Esser et al. (2021) Eq. 7 at the decoder's last layer, times ``adversarial_weight``."""
         last_layer = self.decoder.conv_out.weight
-        reconstruction_gradient = torch.autograd.grad(
-            reconstruction, last_layer, retain_graph=True
-        )[0]
-        adversarial_gradient = torch.autograd.grad(
-            generator_adversarial, last_layer, retain_graph=True
-        )[0]
+        reconstruction_gradient = torch.autograd.grad(reconstruction, last_layer, retain_graph=True)[0]
+        adversarial_gradient = torch.autograd.grad(generator_adversarial, last_layer, retain_graph=True)[0]
         ratio = torch.linalg.vector_norm(reconstruction_gradient) / (
             torch.linalg.vector_norm(adversarial_gradient) + 1e-4
         )
         return ratio.clamp(0.0, 1e4).detach() * self.options.adversarial_weight
 
-    def forward(
-        self, degraded: torch.Tensor, clean: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, degraded: torch.Tensor, clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if clean is None:
-            raise ValueError(
-                "uwcvgan is supervised: forward(degraded, clean) needs the clean reference"
-            )
+            raise ValueError("uwcvgan is supervised: forward(degraded, clean) needs the clean reference")
         self.check_input(degraded)
         if clean.shape != degraded.shape:
             raise ValueError(
@@ -539,9 +513,7 @@ class UWCVGAN(RestorationModel):
         bottleneck = self.quantize_latent(degraded)
         restored = self.decode(bottleneck.quantized)
         l1 = (restored - target).abs().mean()
-        reconstruction = (
-            l1  # + perceptual_weight · LPIPS in the authors' objective (not available here)
-        )
+        reconstruction = l1  # + perceptual_weight · LPIPS in the authors' objective (not available here)
         gradient = gradient_difference_loss(restored, target)
 
         with torch.set_grad_enabled(torch.is_grad_enabled() and active):
@@ -561,9 +533,7 @@ class UWCVGAN(RestorationModel):
         )
 
         discriminator_loss = (
-            hinge_discriminator_loss
-            if options.adversarial_loss == "hinge"
-            else vanilla_discriminator_loss
+            hinge_discriminator_loss if options.adversarial_loss == "hinge" else vanilla_discriminator_loss
         )
         logits_real = self.discriminator(target.detach())
         logits_fake = self.discriminator(restored.detach())

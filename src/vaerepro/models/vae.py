@@ -69,7 +69,12 @@ def check_positive(model_name: str, **values: float) -> None:
 class VAE(LatentVariableModel):
     def __init__(self, options: VAEOptions) -> None:
         super().__init__(options)
-        check_positive("vae", latent_dim=options.latent_dim, hidden_channels=options.hidden_channels, hidden_units=options.hidden_units)
+        check_positive(
+            "vae",
+            latent_dim=options.latent_dim,
+            hidden_channels=options.hidden_channels,
+            hidden_units=options.hidden_units,
+        )
         if options.kl_weight < 0:
             raise ValueError(f"vae: kl_weight must be >= 0, got {options.kl_weight}")
         self.latent_dim = options.latent_dim
@@ -78,16 +83,30 @@ class VAE(LatentVariableModel):
         self.likelihood = PixelLikelihood(options.likelihood, channels, options.decoder_variance)
         if options.architecture == "conv":
             check_image_shape("vae", options.image_shape, 2**options.num_downsamplings)
-            self.encoder = ConvEncoder(options.image_shape, options.hidden_channels, options.num_downsamplings, 2 * options.latent_dim)
+            self.encoder = ConvEncoder(
+                options.image_shape, options.hidden_channels, options.num_downsamplings, 2 * options.latent_dim
+            )
             self.decoder = ConvDecoder(
-                options.latent_dim, options.image_shape, options.hidden_channels, options.num_downsamplings, self.likelihood.output_channels
+                options.latent_dim,
+                options.image_shape,
+                options.hidden_channels,
+                options.num_downsamplings,
+                self.likelihood.output_channels,
             )
         else:
             check_image_shape("vae", options.image_shape, 1)
             pixels = channels * height * width
-            self.encoder = nn.Sequential(nn.Flatten(), mlp(pixels, options.hidden_units, 1, 2 * options.latent_dim, "tanh"))
+            self.encoder = nn.Sequential(
+                nn.Flatten(), mlp(pixels, options.hidden_units, 1, 2 * options.latent_dim, "tanh")
+            )
             self.decoder = nn.Sequential(
-                mlp(options.latent_dim, options.hidden_units, 1, self.likelihood.output_channels * height * width, "tanh"),
+                mlp(
+                    options.latent_dim,
+                    options.hidden_units,
+                    1,
+                    self.likelihood.output_channels * height * width,
+                    "tanh",
+                ),
                 nn.Unflatten(1, (self.likelihood.output_channels, height, width)),
             )
 
@@ -103,7 +122,9 @@ class VAE(LatentVariableModel):
         """Raw decoder output (B, P·C, H, W); :class:`PixelLikelihood` interprets it."""
         return self.decoder(z)
 
-    def log_likelihood_given_latent(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood_given_latent(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.likelihood.log_likelihood(self.decode(z), x).flatten(1).sum(1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -113,9 +113,7 @@ def count_statistics(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.exp(entropy), (counts > 0).float().mean()
 
 
-def code_statistics(
-    indices: torch.Tensor, codebook_size: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def code_statistics(indices: torch.Tensor, codebook_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Counts (K,), perplexity and used fraction of a set of code indices."""
     counts = torch.bincount(indices.flatten(), minlength=codebook_size).float()
     return (counts, *count_statistics(counts))
@@ -143,15 +141,11 @@ class VectorQuantizer(nn.Module):
     def nearest(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, D, h, w) → (B, h, w) index of the nearest code (Euclidean; ties → lowest index)."""
         if latents.ndim != 4 or latents.shape[1] != self.embedding_dim:
-            raise ValueError(
-                f"expected latents of shape (B, {self.embedding_dim}, h, w), got {tuple(latents.shape)}"
-            )
+            raise ValueError(f"expected latents of shape (B, {self.embedding_dim}, h, w), got {tuple(latents.shape)}")
         batch, _, height, width = latents.shape
         flat = latents.permute(0, 2, 3, 1).reshape(-1, self.embedding_dim)
         codes = self.codebook.weight
-        distances = (
-            flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ codes.t() + codes.pow(2).sum(1)[None, :]
-        )
+        distances = flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ codes.t() + codes.pow(2).sum(1)[None, :]
         return distances.argmin(dim=1).view(batch, height, width)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
@@ -165,9 +159,7 @@ class VectorQuantizer(nn.Module):
         commitment_loss = functional.mse_loss(latents, codes.detach())
         quantized = latents + (codes - latents).detach()  # straight-through estimator
         _, perplexity, usage = code_statistics(indices, self.codebook_size)
-        return QuantizerOutput(
-            quantized, codebook_loss, commitment_loss, indices, perplexity, usage
-        )
+        return QuantizerOutput(quantized, codebook_loss, commitment_loss, indices, perplexity, usage)
 
 
 class CapsuleBottleneck(nn.Module):
@@ -205,14 +197,10 @@ class CapsuleBottleneck(nn.Module):
         self.capsule_types = capsule_types
         self.capsule_dim = capsule_dim
         self.routing_iterations = routing_iterations
-        self.primary = nn.Conv2d(
-            in_channels, capsule_dim * capsule_types, kernel_size=3, stride=2, padding=2
-        )
+        self.primary = nn.Conv2d(in_channels, capsule_dim * capsule_types, kernel_size=3, stride=2, padding=2)
         # The authors draw W from N(0, 1) (torch.randn); one matrix per capsule type here.
         self.transforms = nn.Parameter(torch.randn(capsule_types, prediction_dim, capsule_dim))
-        self.output = nn.ConvTranspose2d(
-            capsule_types, out_channels, kernel_size=2, stride=2, padding=1
-        )
+        self.output = nn.ConvTranspose2d(capsule_types, out_channels, kernel_size=2, stride=2, padding=1)
 
     @staticmethod
     def grid_size(size: int) -> int:
@@ -244,9 +232,7 @@ class CapsuleBottleneck(nn.Module):
     def forward(self, features: torch.Tensor) -> QuantizerOutput:
         height, width = features.shape[-2:]
         coupling, predictions, _ = self.route(self.primary_capsules(features))
-        lengths = torch.linalg.vector_norm(
-            coupling.unsqueeze(2) * predictions, dim=2
-        )  # (B, T, h', w')
+        lengths = torch.linalg.vector_norm(coupling.unsqueeze(2) * predictions, dim=2)  # (B, T, h', w')
         latent = self.output(lengths)[..., :height, :width]
         zero = latent.new_zeros(())
         return QuantizerOutput(latent, zero, zero, capsule_lengths=lengths)

@@ -176,8 +176,7 @@ class UNet(nn.Module):
         widths = [base_channels * 2**level for level in range(num_downsamplings)]
         self.first = _double_convolution(in_channels, widths[0], batch_norm)
         self.down = nn.ModuleList(
-            _double_convolution(widths[level - 1], widths[level], batch_norm)
-            for level in range(1, num_downsamplings)
+            _double_convolution(widths[level - 1], widths[level], batch_norm) for level in range(1, num_downsamplings)
         )
         self.down.append(_double_convolution(widths[-1], widths[-1], batch_norm))  # bottom level
         self.up = nn.ModuleList(
@@ -198,9 +197,7 @@ class UNet(nn.Module):
         skips.pop()  # the bottom level is not a skip
         for block in self.up:
             skip = skips.pop()
-            features = functional.interpolate(
-                features, scale_factor=2, mode="bilinear", align_corners=True
-            )
+            features = functional.interpolate(features, scale_factor=2, mode="bilinear", align_corners=True)
             pad_height, pad_width = (
                 skip.shape[-2] - features.shape[-2],
                 skip.shape[-1] - features.shape[-1],
@@ -240,23 +237,17 @@ class ZhengDenoiser(RestorationModel):
             if not value > 0:
                 raise ValueError(f"zheng: {name} must be positive, got {value}")
         if options.denoiser_sigma is not None and not options.denoiser_sigma > 0:
-            raise ValueError(
-                f"zheng: denoiser_sigma must be positive or null (estimate), got {options.denoiser_sigma}"
-            )
+            raise ValueError(f"zheng: denoiser_sigma must be positive or null (estimate), got {options.denoiser_sigma}")
         if options.prior_crop_size < BM3D_MINIMUM_SIZE:
             raise ValueError(
                 f"zheng: prior_crop_size must be at least {BM3D_MINIMUM_SIZE} (BM3D), got {options.prior_crop_size}"
             )
         for name in ("denoiser", "training_denoiser"):
             value = getattr(options, name)
-            if value not in ("bm3d", "nlmeans") and not (
-                name == "training_denoiser" and value is None
-            ):
+            if value not in ("bm3d", "nlmeans") and not (name == "training_denoiser" and value is None):
                 raise ValueError(f"zheng: {name} must be 'bm3d' or 'nlmeans', got {value!r}")
         if options.output not in ("denoised_latent", "decoded"):
-            raise ValueError(
-                f"zheng: output must be 'denoised_latent' or 'decoded', got {options.output!r}"
-            )
+            raise ValueError(f"zheng: output must be 'denoised_latent' or 'decoded', got {options.output!r}")
         network = {
             "base_channels": options.base_channels,
             "num_downsamplings": options.num_downsamplings,
@@ -353,9 +344,7 @@ class ZhengDenoiser(RestorationModel):
         top, left = (height - side_height) // 2, (width - side_width) // 2
         return items[..., top : top + side_height, left : left + side_width]
 
-    def forward(
-        self, degraded: torch.Tensor, clean: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def forward(self, degraded: torch.Tensor, clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Negative ELBO with the ADMM target (module docstring); ``clean`` is never used.
 
         ``degraded`` (B, C, H, W) in [0, 1]. Returns scalars ``loss`` = ``recon`` + ``prior``,
@@ -368,22 +357,14 @@ class ZhengDenoiser(RestorationModel):
         mean = self.encode(degraded)
         noise = torch.randn_like(mean) * (self.options.posterior_sigma / PIXEL_SCALE)
         reconstruction = self.decode(mean + noise)
-        recon = (
-            0.5
-            * ((reconstruction - degraded) * (PIXEL_SCALE / self.options.likelihood_sigma))
-            .square()
-            .mean()
-        )
+        recon = 0.5 * ((reconstruction - degraded) * (PIXEL_SCALE / self.options.likelihood_sigma)).square().mean()
         window = self._prior_window(mean)
         with torch.no_grad():
             # plug-and-play proximal step v = D_σ(E(y)), then the closed-form x-update
             proximal = self.denoise_as_mosaic(window, self.training_denoiser)
             target = self.admm_x_update(window.detach(), proximal)
             latent_residual = ((window - proximal) * PIXEL_SCALE).square().mean().sqrt()
-        prior = (
-            0.5
-            * ((window - target) * (PIXEL_SCALE / self.options.latent_noise_sigma)).square().mean()
-        )
+        prior = 0.5 * ((window - target) * (PIXEL_SCALE / self.options.latent_noise_sigma)).square().mean()
         return {
             "loss": recon + prior,
             "recon": recon,

@@ -64,7 +64,7 @@ class Report:
     dataset_figures: dict[str, Figure]
     lock: dict[str, LockEntry]
     graph: PipelineGraph
-    audit_target: tuple[str, str] | None = None   # (experiment, metric) traced in the audit section
+    audit_target: tuple[str, str] | None = None  # (experiment, metric) traced in the audit section
     findings: list[Figure] = field(default_factory=list)  # figures across experiments (findings.py)
     restoration: list[RestorationGroup] = field(default_factory=list)  # methods side by side per test set
     fid: list[FidRow] = field(default_factory=list)  # every generated set's FID (fid_table.py)
@@ -105,7 +105,9 @@ def planned_experiments(params_path: Path) -> list[str]:
     return list(load_params(params_path).experiments)
 
 
-def _audit_target(assessments: list[Assessment], records: RecordSet, lock: Mapping[str, LockEntry]) -> tuple[str, str] | None:
+def _audit_target(
+    assessments: list[Assessment], records: RecordSet, lock: Mapping[str, LockEntry]
+) -> tuple[str, str] | None:
     """The number traced in the audit section: a claim's measured number, preferring one whose
     ``evaluate@`` stage is in dvc.lock (so the trail can be shown), else any recorded metric."""
     candidates = []
@@ -138,18 +140,40 @@ def build_report(
         model, dataset = split_experiment(name)
         if record is not None:
             model, dataset = str(record.get("model", model)), str(record.get("dataset", dataset))
-        figures = [checked_figure(key, path, reports_root) for key, path in sorted((record or {}).get("figures", {}).items())]
-        experiments.append(Experiment(name, model, dataset, task_of(record), record,
-                                      records.errors.get(name, ""), figures))
+        figures = [
+            checked_figure(key, path, reports_root) for key, path in sorted((record or {}).get("figures", {}).items())
+        ]
+        experiments.append(
+            Experiment(name, model, dataset, task_of(record), record, records.errors.get(name, ""), figures)
+        )
     datasets = load_dataset_summaries(reports_root / "data")
     dataset_figures = {name: checked_figure(name, f"figures/data/{name}.png", reports_root) for name in datasets}
     lock = read_lock(repository_root / "dvc.lock")
     graph = pipeline_graph(repository_root, lock, dvc_executable)
     findings = []
-    rate_distortion = save_rate_distortion(records.records, reports_root / "figures" / "findings" / "rate_distortion.png")
+    rate_distortion = save_rate_distortion(
+        records.records, reports_root / "figures" / "findings" / "rate_distortion.png"
+    )
     if rate_distortion is not None:
-        findings.append(checked_figure("rate vs distortion (KL-weight sweep)",
-                                       rate_distortion.relative_to(reports_root).as_posix(), reports_root))
-    return Report(claims, assessments, experiments, records, datasets, dataset_figures, lock, graph,
-                  _audit_target(assessments, records, lock), findings, restoration_groups(records.records),
-                  fid_rows(records.records), load_floors(reports_root / "fid"))
+        findings.append(
+            checked_figure(
+                "rate vs distortion (KL-weight sweep)",
+                rate_distortion.relative_to(reports_root).as_posix(),
+                reports_root,
+            )
+        )
+    return Report(
+        claims,
+        assessments,
+        experiments,
+        records,
+        datasets,
+        dataset_figures,
+        lock,
+        graph,
+        _audit_target(assessments, records, lock),
+        findings,
+        restoration_groups(records.records),
+        fid_rows(records.records),
+        load_floors(reports_root / "fid"),
+    )

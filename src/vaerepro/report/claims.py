@@ -25,9 +25,26 @@ RELATIONS = ("less_than", "greater_than")
 REFERENCES = ("survey", "paper")
 
 _CLAIM_FIELDS = {
-    "id", "section", "statement", "model", "dataset", "metric", "survey_value", "unit", "cites",
-    "paper_value", "paper_value_source", "verified_against_paper", "discrepancy", "reference",
-    "measure", "compare", "tolerance", "direction", "not_measurable", "notes",
+    "id",
+    "section",
+    "statement",
+    "model",
+    "dataset",
+    "metric",
+    "survey_value",
+    "unit",
+    "cites",
+    "paper_value",
+    "paper_value_source",
+    "verified_against_paper",
+    "discrepancy",
+    "reference",
+    "measure",
+    "compare",
+    "tolerance",
+    "direction",
+    "not_measurable",
+    "notes",
 }
 
 
@@ -146,8 +163,11 @@ def _quantity(raw: Any, where: str) -> Quantity:
     if "experiment" in raw:
         if not raw.get("metric"):
             raise ClaimsError(f"{where}: an experiment quantity needs a 'metric'")
-        return Quantity(experiment=str(raw["experiment"]), metric=str(raw["metric"]),
-                        detail=str(raw["detail"]) if raw.get("detail") else None)
+        return Quantity(
+            experiment=str(raw["experiment"]),
+            metric=str(raw["metric"]),
+            detail=str(raw["detail"]) if raw.get("detail") else None,
+        )
     if not isinstance(raw.get("value"), int | float):
         raise ClaimsError(f"{where}: needs either 'experiment' + 'metric' or a numeric 'value'")
     return Quantity(value=float(raw["value"]), label=raw.get("label"))
@@ -179,8 +199,11 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
         spec = raw["compare"]
         if not isinstance(spec, Mapping) or spec.get("relation") not in RELATIONS:
             raise ClaimsError(f"{where}: compare needs left, right and relation in {RELATIONS}")
-        compare = Comparison(_quantity(spec.get("left"), f"{where} compare.left"), spec["relation"],
-                             _quantity(spec.get("right"), f"{where} compare.right"))
+        compare = Comparison(
+            _quantity(spec.get("left"), f"{where} compare.left"),
+            spec["relation"],
+            _quantity(spec.get("right"), f"{where} compare.right"),
+        )
         if compare.left.experiment is None:
             raise ClaimsError(f"{where}: compare.left must be one of our experiments")
     not_measurable = str(raw.get("not_measurable") or "").strip()
@@ -209,14 +232,26 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
     if direction not in DIRECTIONS:
         raise ClaimsError(f"{where}: direction must be one of {DIRECTIONS}")
     return Claim(
-        id=str(claim_id), section=str(raw["section"]), statement=" ".join(str(raw["statement"]).split()),
-        model=str(raw["model"]), dataset=str(raw["dataset"]), metric=str(raw["metric"]),
-        unit=str(raw["unit"]), cites=str(raw["cites"]), survey_value=survey_value,
-        paper_value=paper_value, paper_value_source=str(raw.get("paper_value_source") or ""),
+        id=str(claim_id),
+        section=str(raw["section"]),
+        statement=" ".join(str(raw["statement"]).split()),
+        model=str(raw["model"]),
+        dataset=str(raw["dataset"]),
+        metric=str(raw["metric"]),
+        unit=str(raw["unit"]),
+        cites=str(raw["cites"]),
+        survey_value=survey_value,
+        paper_value=paper_value,
+        paper_value_source=str(raw.get("paper_value_source") or ""),
         verified_against_paper=bool(raw.get("verified_against_paper", False)),
-        discrepancy=" ".join(str(raw.get("discrepancy") or "").split()), reference=reference,
-        measure=measure, compare=compare, tolerance=tolerance, direction=direction,
-        not_measurable=" ".join(not_measurable.split()), notes=" ".join(str(raw.get("notes") or "").split()),
+        discrepancy=" ".join(str(raw.get("discrepancy") or "").split()),
+        reference=reference,
+        measure=measure,
+        compare=compare,
+        tolerance=tolerance,
+        direction=direction,
+        not_measurable=" ".join(not_measurable.split()),
+        notes=" ".join(str(raw.get("notes") or "").split()),
     )
 
 

@@ -17,7 +17,16 @@ from typing import Any
 
 from vaerepro.report.formatting import number
 
-HEADER = ["experiment", "sample set", "FID@N", "floor@N (real vs real)", "N", "data variant", "profile", "weights sha256"]
+HEADER = [
+    "experiment",
+    "sample set",
+    "FID@N",
+    "floor@N (real vs real)",
+    "N",
+    "data variant",
+    "profile",
+    "weights sha256",
+]
 INTRODUCTION = (
     "FID (Heusel et al. 2017; pytorch-fid's InceptionV3 and preprocessing, TF inception-2015-12-05 weights) of "
     "every generated set against the dataset's reference statistics, all at one N per dataset. The floor is the "
@@ -38,9 +47,16 @@ class FidRow:
     weights_sha256: str
 
     def cells(self) -> list[str]:
-        return [self.experiment, self.sample_set, number(self.value),
-                "–" if self.floor is None else number(self.floor), "–" if self.count is None else str(self.count),
-                self.variant, self.profile, self.weights_sha256[:12] + "…" if self.weights_sha256 else "–"]
+        return [
+            self.experiment,
+            self.sample_set,
+            number(self.value),
+            "–" if self.floor is None else number(self.floor),
+            "–" if self.count is None else str(self.count),
+            self.variant,
+            self.profile,
+            self.weights_sha256[:12] + "…" if self.weights_sha256 else "–",
+        ]
 
 
 def load_floors(directory: Path) -> dict[str, dict[str, Any]]:
@@ -65,21 +81,35 @@ def fid_rows(records: Mapping[str, Mapping[str, Any]]) -> list[FidRow]:
         for key, entry in record.get("metrics", {}).items():
             if not (key == "fid" or key.startswith("fid_")) or not isinstance(entry.get("value"), int | float):
                 continue
-            rows.append(FidRow(
-                name, str(entry.get("sample_set", key)), float(entry["value"]),
-                entry.get("floor") if isinstance(entry.get("floor"), int | float) else None,
-                entry.get("num_samples") if isinstance(entry.get("num_samples"), int) else None,
-                str(record.get("data_variant", "")), str(record.get("profile", "")), str(entry.get("weights_sha256", "")),
-            ))
+            rows.append(
+                FidRow(
+                    name,
+                    str(entry.get("sample_set", key)),
+                    float(entry["value"]),
+                    entry.get("floor") if isinstance(entry.get("floor"), int | float) else None,
+                    entry.get("num_samples") if isinstance(entry.get("num_samples"), int) else None,
+                    str(record.get("data_variant", "")),
+                    str(record.get("profile", "")),
+                    str(entry.get("weights_sha256", "")),
+                )
+            )
     return rows
 
 
 def floor_rows(floors: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     """Per dataset: the floor, what it compares, N, variant, profile and the weights digest."""
-    return [[dataset, str(record.get("floor_description", "")), number(record["floor"]), str(record.get("count", "")),
-             str(record.get("data_variant", "")), str(record.get("profile", "")),
-             str(record.get("weights_sha256", ""))[:12] + "…"]
-            for dataset, record in sorted(floors.items())]
+    return [
+        [
+            dataset,
+            str(record.get("floor_description", "")),
+            number(record["floor"]),
+            str(record.get("count", "")),
+            str(record.get("data_variant", "")),
+            str(record.get("profile", "")),
+            str(record.get("weights_sha256", ""))[:12] + "…",
+        ]
+        for dataset, record in sorted(floors.items())
+    ]
 
 
 FLOOR_HEADER = ["dataset", "floor (two disjoint real sets)", "FID@N", "N", "data variant", "profile", "weights sha256"]

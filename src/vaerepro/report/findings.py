@@ -39,8 +39,16 @@ def sweep_points(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         if rate is None or negative_elbo is None:
             continue
         weight = float((record.get("params") or {}).get("options", {}).get("kl_weight", 1.0))
-        points.append({"experiment": name, "kl_weight": weight, "rate": rate, "distortion": negative_elbo - rate,
-                       "active_units": _value(record, "active_units"), "profile": record.get("profile")})
+        points.append(
+            {
+                "experiment": name,
+                "kl_weight": weight,
+                "rate": rate,
+                "distortion": negative_elbo - rate,
+                "active_units": _value(record, "active_units"),
+                "profile": record.get("profile"),
+            }
+        )
     return sorted(points, key=lambda point: point["kl_weight"])
 
 
@@ -53,8 +61,13 @@ def save_rate_distortion(records: dict[str, dict[str, Any]], output: Path) -> Pa
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     left.plot([p["rate"] for p in points], [p["distortion"] for p in points], "o-", color="#2b6cb0")
     for point in points:
-        left.annotate(f"β={point['kl_weight']:g}", (point["rate"], point["distortion"]),
-                      textcoords="offset points", xytext=(5, 4), fontsize=8)
+        left.annotate(
+            f"β={point['kl_weight']:g}",
+            (point["rate"], point["distortion"]),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=8,
+        )
     left.set_xlabel("rate: KL(q(z|x) ‖ p(z)) [nats]")
     left.set_ylabel("distortion: E[−log p(x|z)] [nats]")
     left.set_title("rate vs distortion on MNIST", fontsize=10)

@@ -73,7 +73,7 @@ def entry_details(entry: Mapping[str, Any]) -> str:
         if key in ENTRY_KEYS:
             continue
         if key == "per_image" and isinstance(value, Mapping | list):
-            parts.append(f"{key}: {len(value)} images")   # one value per image: the JSON has them
+            parts.append(f"{key}: {len(value)} images")  # one value per image: the JSON has them
         elif key == "failed" and isinstance(value, list):
             names = ", ".join(str(item) for item in value[:3]) + (", …" if len(value) > 3 else "")
             parts.append(f"failed: {len(value)} ({names})" if value else "failed: none")

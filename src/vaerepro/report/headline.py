@@ -15,8 +15,11 @@ from typing import Any
 def headline_metrics(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     headline: dict[str, dict[str, float]] = {}
     for experiment, record in sorted(records.items()):
-        values = {key: float(entry["value"]) for key, entry in sorted(record["metrics"].items())
-                  if isinstance(entry.get("value"), int | float) and not isinstance(entry.get("value"), bool)}
+        values = {
+            key: float(entry["value"])
+            for key, entry in sorted(record["metrics"].items())
+            if isinstance(entry.get("value"), int | float) and not isinstance(entry.get("value"), bool)
+        }
         if values:
             headline[experiment] = values
     return headline

@@ -24,7 +24,10 @@ METRICS: dict[str, tuple[str, Direction]] = {
     "fid": ("FID", "lower_is_better"),
     "fid_first_stage": ("FID of first-stage samples", "lower_is_better"),
     "classifier_frechet_distance": ("classifier Fréchet distance", "lower_is_better"),
-    "classifier_frechet_distance_first_stage": ("classifier Fréchet distance of first-stage samples", "lower_is_better"),
+    "classifier_frechet_distance_first_stage": (
+        "classifier Fréchet distance of first-stage samples",
+        "lower_is_better",
+    ),
     "inception_score": ("Inception score", "higher_is_better"),
     "conditional_accuracy": ("conditional accuracy", "higher_is_better"),
     "psnr": ("PSNR", "higher_is_better"),

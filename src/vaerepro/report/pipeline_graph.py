@@ -18,15 +18,20 @@ from vaerepro.report.provenance import LockEntry, _overlaps
 
 DOT_NODE = re.compile(r'^\s*"([^"]+)"\s*;\s*$')
 DOT_EDGE = re.compile(r'^\s*"([^"]+)"\s*->\s*"([^"]+)"')
-STAGE_COLOURS = {"download": "#e8f1fb", "prepare": "#e9f6ee", "train": "#fdf2e3",
-                 "evaluate": "#f3eafa", "report": "#fde8e8"}
+STAGE_COLOURS = {
+    "download": "#e8f1fb",
+    "prepare": "#e9f6ee",
+    "train": "#fdf2e3",
+    "evaluate": "#f3eafa",
+    "report": "#fde8e8",
+}
 
 
 @dataclass
 class PipelineGraph:
     nodes: list[str] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
-    source: str = "unavailable"   # "dvc dag", "dvc.lock" or "unavailable"
+    source: str = "unavailable"  # "dvc dag", "dvc.lock" or "unavailable"
     note: str = ""
 
 
@@ -50,15 +55,17 @@ def graph_from_lock(lock: Mapping[str, LockEntry]) -> PipelineGraph:
                 _overlaps(dep, out) for dep, _ in consumer.deps for out, _ in producer.outs
             ):
                 edges.append((producer.stage, consumer.stage))
-    return PipelineGraph(sorted(lock), sorted(set(edges)), "dvc.lock",
-                         "from dvc.lock: stages that have not run yet are not shown")
+    return PipelineGraph(
+        sorted(lock), sorted(set(edges)), "dvc.lock", "from dvc.lock: stages that have not run yet are not shown"
+    )
 
 
 def dvc_dag(root: Path, executable: str = "dvc", timeout_seconds: float = 60) -> PipelineGraph | None:
     """Run ``dvc dag --dot`` in ``root``; None when dvc is missing, fails or times out."""
     try:
-        done = subprocess.run([executable, "dag", "--dot"], cwd=root, capture_output=True, text=True,
-                              timeout=timeout_seconds, check=False)
+        done = subprocess.run(
+            [executable, "dag", "--dot"], cwd=root, capture_output=True, text=True, timeout=timeout_seconds, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0 or "digraph" not in done.stdout:
@@ -86,7 +93,7 @@ def layers(graph: PipelineGraph) -> list[list[str]]:
 
     def depth_of(node: str, visiting: frozenset[str] = frozenset()) -> int:
         if node not in depth:
-            if node in visiting:   # a cycle cannot come from DVC; guard anyway
+            if node in visiting:  # a cycle cannot come from DVC; guard anyway
                 return 0
             depth[node] = 1 + max((depth_of(p, visiting | {node}) for p in parents[node]), default=-1)
         return depth[node]
@@ -106,8 +113,9 @@ def as_text(graph: PipelineGraph) -> str:
         upstream.setdefault(second, []).append(first)
     ordered = [node for column in layers(graph) for node in column]
     width = max(len(node) for node in ordered)
-    lines = [f"{node.ljust(width)}  <- {', '.join(sorted(upstream[node]))}" if node in upstream else node
-             for node in ordered]
+    lines = [
+        f"{node.ljust(width)}  <- {', '.join(sorted(upstream[node]))}" if node in upstream else node for node in ordered
+    ]
     return "\n".join(lines)
 
 
@@ -136,13 +144,20 @@ def as_svg(graph: PipelineGraph) -> str:
         x2, y2, _ = positions[second]
         start, end = (x1 + w1, y1 + box_height / 2), (x2, y2 + box_height / 2)
         middle = (start[0] + end[0]) / 2
-        parts.append(f'<path d="M{start[0]:.1f},{start[1]:.1f} C{middle:.1f},{start[1]:.1f} '
-                     f'{middle:.1f},{end[1]:.1f} {end[0]:.1f},{end[1]:.1f}" class="edge"/>')
+        parts.append(
+            f'<path d="M{start[0]:.1f},{start[1]:.1f} C{middle:.1f},{start[1]:.1f} '
+            f'{middle:.1f},{end[1]:.1f} {end[0]:.1f},{end[1]:.1f}" class="edge"/>'
+        )
     for node, (left, top, width) in positions.items():
         colour = STAGE_COLOURS.get(node.split("@")[0], "#eef0f3")
-        parts.append(f'<g><rect x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" height="{box_height}" rx="5" '
-                     f'fill="{colour}" class="node"/><text x="{left + 9:.1f}" y="{top + 15:.1f}">'
-                     f'{html.escape(node)}</text></g>')
-    return (f'<svg class="dag" role="img" aria-label="pipeline graph" '
-            f'viewBox="0 0 {total_width:.0f} {height:.0f}" width="{total_width:.0f}" height="{height:.0f}">'
-            + "".join(parts) + "</svg>")
+        parts.append(
+            f'<g><rect x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" height="{box_height}" rx="5" '
+            f'fill="{colour}" class="node"/><text x="{left + 9:.1f}" y="{top + 15:.1f}">'
+            f"{html.escape(node)}</text></g>"
+        )
+    return (
+        f'<svg class="dag" role="img" aria-label="pipeline graph" '
+        f'viewBox="0 0 {total_width:.0f} {height:.0f}" width="{total_width:.0f}" height="{height:.0f}">'
+        + "".join(parts)
+        + "</svg>"
+    )

@@ -23,9 +23,9 @@ class LockEntry:
 
     stage: str
     cmd: str
-    deps: list[tuple[str, str]] = field(default_factory=list)   # (path, md5)
+    deps: list[tuple[str, str]] = field(default_factory=list)  # (path, md5)
     outs: list[tuple[str, str]] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)        # key → value, flattened per file
+    params: dict[str, Any] = field(default_factory=dict)  # key → value, flattened per file
 
 
 def _hash_of(item: Mapping[str, Any]) -> str:
@@ -89,14 +89,18 @@ def dataset_hash_check(record: Mapping[str, Any], summaries: Mapping[str, Mappin
     if summary.get("sha256") == record.get("dataset_sha256"):
         return "matches reports/data/{}.json".format(record.get("dataset"))
     return "DIFFERS from reports/data/{}.json ({}): the data changed after this run".format(
-        record.get("dataset"), str(summary.get("sha256"))[:12])
+        record.get("dataset"), str(summary.get("sha256"))[:12]
+    )
 
 
 def provenance_rows(record: Mapping[str, Any], summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(label, text) rows of one record's provenance, in reading order."""
     wall = record.get("wall_time_seconds") or {}
-    wall_text = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in wall.items()
-                          if isinstance(seconds, int | float)) if isinstance(wall, Mapping) else str(wall)
+    wall_text = (
+        ", ".join(f"{name} {seconds:.1f} s" for name, seconds in wall.items() if isinstance(seconds, int | float))
+        if isinstance(wall, Mapping)
+        else str(wall)
+    )
     count = record.get("parameter_count")
     return [
         ("profile", str(record.get("profile"))),
@@ -138,6 +142,8 @@ def audit_commands(experiment: str, metric: str) -> list[tuple[str, str]]:
         (f"git log --oneline -- dvc.lock reports/metrics/{experiment}.json", "when its hashes and value last changed"),
         ("uv run dvc params diff HEAD~1", "which parameters changed since the previous commit"),
         ("uv run dvc exp show --drop 'datasets.*'", "experiments side by side with their params and metrics"),
-        (f"uv run dvc repro --force {stage} && git diff --stat reports/metrics/{experiment}.json",
-         f"recompute it from the cached inputs and compare ({metric})"),
+        (
+            f"uv run dvc repro --force {stage} && git diff --stat reports/metrics/{experiment}.json",
+            f"recompute it from the cached inputs and compare ({metric})",
+        ),
     ]

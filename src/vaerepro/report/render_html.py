@@ -69,21 +69,31 @@ def _status(status: Status) -> str:
 def _figure(figure: Figure) -> str:
     if figure.problem:
         return f'<p class="missing">Figure <b>{_e(figure.name)}</b> ({_e(figure.path)}): {_e(figure.problem)}</p>'
-    return (f'<figure><img src="{_e(figure.path)}" alt="{_e(figure.name)}">'
-            f'<figcaption>{_e(figure.name)} · <span class="mono">{_e(figure.path)}</span></figcaption></figure>')
+    return (
+        f'<figure><img src="{_e(figure.path)}" alt="{_e(figure.name)}">'
+        f'<figcaption>{_e(figure.name)} · <span class="mono">{_e(figure.path)}</span></figcaption></figure>'
+    )
 
 
 def _claim_row(assessment: Assessment) -> str:
     claim = assessment.claim
-    flag = (f' <span class="flag" title="{_e(claim.discrepancy)}">⚑</span>' if claim.flagged else "")
-    statement = (f"{_e(claim.statement)}<span class=\"meta\">{_e(claim.id)} · {_e(claim.model)} · "
-                 f"{_e(claim.dataset)} · {_e(metric_name(claim.metric))} · cites {_e(claim.cites)}</span>")
+    flag = f' <span class="flag" title="{_e(claim.discrepancy)}">⚑</span>' if claim.flagged else ""
+    statement = (
+        f'{_e(claim.statement)}<span class="meta">{_e(claim.id)} · {_e(claim.model)} · '
+        f"{_e(claim.dataset)} · {_e(metric_name(claim.metric))} · cites {_e(claim.cites)}</span>"
+    )
     reason = assessment.status.reason if assessment.status.reason else ""
     detail = assessment.explanation or reason
     status = _status(assessment.status) + (f'<span class="meta">{_e(detail)}</span>' if detail else "")
-    return ("<tr>" + f"<td>{statement}</td>" + f'<td class="num">{_e(claimed_text(claim))}{flag}</td>'
-            + f'<td class="num">{_e(number(assessment.ours))}</td>' + f"<td>{_e(compared_with(assessment))}</td>"
-            + f'<td class="num">{_e(signed(assessment.delta))}</td>' + f"<td>{status}</td></tr>")
+    return (
+        "<tr>"
+        + f"<td>{statement}</td>"
+        + f'<td class="num">{_e(claimed_text(claim))}{flag}</td>'
+        + f'<td class="num">{_e(number(assessment.ours))}</td>'
+        + f"<td>{_e(compared_with(assessment))}</td>"
+        + f'<td class="num">{_e(signed(assessment.delta))}</td>'
+        + f"<td>{status}</td></tr>"
+    )
 
 
 def _claims_table(report: Report) -> str:
@@ -102,9 +112,15 @@ def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     for key, entry in metrics.items():
         measured = entry.get("value") is not None
         unit = entry.get("unit", "") if measured else str(entry.get("not_measured", ""))
-        rows.append([f"{_e(metric_name(key))}<span class=\"meta mono\">{_e(key)}</span>",
-                     f'<td class="num">{_e(metric_value_text(entry))}</td>', _e(unit),
-                     _e(entry.get("convention", "")), _e(entry_details(entry))])
+        rows.append(
+            [
+                f'{_e(metric_name(key))}<span class="meta mono">{_e(key)}</span>',
+                f'<td class="num">{_e(metric_value_text(entry))}</td>',
+                _e(unit),
+                _e(entry.get("convention", "")),
+                _e(entry_details(entry)),
+            ]
+        )
     return _table(["metric", "value", "unit", "convention", "details"], rows) if rows else "<p>No metrics recorded.</p>"
 
 
@@ -115,12 +131,20 @@ def _experiment(experiment: Experiment) -> str:
         return "".join(parts)
     record = experiment.record
     assert record is not None
-    badges = [f"model {experiment.model}", f"dataset {experiment.dataset}", f"profile {record.get('profile')}",
-              f"variant {record.get('data_variant')}", f"device {record.get('device')}", f"seed {record.get('seed')}"]
+    badges = [
+        f"model {experiment.model}",
+        f"dataset {experiment.dataset}",
+        f"profile {record.get('profile')}",
+        f"variant {record.get('data_variant')}",
+        f"device {record.get('device')}",
+        f"seed {record.get('seed')}",
+    ]
     parts.append('<div class="badges">' + "".join(f'<span class="badge">{_e(b)}</span>' for b in badges) + "</div>")
     if record.get("profile") != "full":
-        parts.append('<p class="callout note">Smoke profile: tiny model and evaluation subsets, for checking the '
-                     "pipeline. These numbers are not a reproduction.</p>")
+        parts.append(
+            '<p class="callout note">Smoke profile: tiny model and evaluation subsets, for checking the '
+            "pipeline. These numbers are not a reproduction.</p>"
+        )
     parts.append(_metrics_table(record["metrics"]))
     if experiment.figures:
         parts.append('<div class="figures">' + "".join(_figure(f) for f in experiment.figures) + "</div>")
@@ -136,19 +160,27 @@ def _comparison(comparison: Table, kinds: bool = True) -> str:
             label = f'<a class="mono" href="#exp-{_e(row.experiment)}">{_e(row.label)}</a>'
         else:
             label = f'<span class="rowlabel">{_e(row.label)}</span>'
-        cells = [f'<td class="num best">{_e(cell.text)}</td>' if cell.best else f'<td class="num">{_e(cell.text)}</td>'
-                 for cell in row.cells]
-        rows.append([f'<td class="{_e(row.kind)}">{label}</td>', *([_e(row.method_kind or "–")] if kinds else []), *cells])
+        cells = [
+            f'<td class="num best">{_e(cell.text)}</td>' if cell.best else f'<td class="num">{_e(cell.text)}</td>'
+            for cell in row.cells
+        ]
+        rows.append(
+            [f'<td class="{_e(row.kind)}">{label}</td>', *([_e(row.method_kind or "–")] if kinds else []), *cells]
+        )
     header = ["method", *(["kind"] if kinds else []), *comparison.headers]
     return _table(header, rows, "comparison")
 
 
 def _restoration_group(group: RestorationGroup) -> str:
-    parts = [f"<h3>{_e(group.title)} · {_e(number(group.images))} images · {_e(group.profile)}</h3>",
-             _comparison(group.table), f'<p class="caption">{_e(caption(group))}</p>']
+    parts = [
+        f"<h3>{_e(group.title)} · {_e(number(group.images))} images · {_e(group.profile)}</h3>",
+        _comparison(group.table),
+        f'<p class="caption">{_e(caption(group))}</p>',
+    ]
     if group.profile != "full":
-        parts.append('<p class="callout note">Smoke profile: these numbers check the pipeline; they are not a '
-                     "reproduction.</p>")
+        parts.append(
+            '<p class="callout note">Smoke profile: these numbers check the pipeline; they are not a reproduction.</p>'
+        )
     for stress in group.stress:
         parts.append(f'<h4 class="stress">{_e(stress_caption(stress))}</h4>{_comparison(stress.table, kinds=False)}')
     return "".join(parts)
@@ -158,8 +190,10 @@ def _restoration(report: Report) -> str:
     if not report.restoration:
         return ""
     groups = "".join(_restoration_group(group) for group in report.restoration)
-    return (f'<h2 id="restoration">Restoration: methods side by side</h2><p>{_e(SECTION_INTRO)} '
-            f'Highlighted = best method in the column.</p>{groups}')
+    return (
+        f'<h2 id="restoration">Restoration: methods side by side</h2><p>{_e(SECTION_INTRO)} '
+        f"Highlighted = best method in the column.</p>{groups}"
+    )
 
 
 def _fid(report: Report) -> str:
@@ -167,9 +201,12 @@ def _fid(report: Report) -> str:
         return ""
     rows = [[_e(text) for text in row.cells()] for row in report.fid]
     floors = [[_e(text) for text in row] for row in floor_rows(report.fid_floors)]
-    return (f'<h2 id="fid">Sample quality: FID beside its floor</h2><p>{_e(FID_INTRODUCTION)}</p>'
-            + (_table(HEADER, rows) if rows else "<p>No FID measured yet.</p>")
-            + "<h3>Floors</h3>" + (_table(FLOOR_HEADER, floors) if floors else "<p>No floors computed yet.</p>"))
+    return (
+        f'<h2 id="fid">Sample quality: FID beside its floor</h2><p>{_e(FID_INTRODUCTION)}</p>'
+        + (_table(HEADER, rows) if rows else "<p>No FID measured yet.</p>")
+        + "<h3>Floors</h3>"
+        + (_table(FLOOR_HEADER, floors) if floors else "<p>No floors computed yet.</p>")
+    )
 
 
 def _findings(report: Report) -> str:
@@ -185,46 +222,67 @@ def _task_sections(report: Report) -> str:
         members = [e for e in report.experiments if e.task == task]
         if not members:
             continue
-        overview = _table(["experiment", "model", "dataset", "state"], [
-            [f'<span class="mono">{_e(e.name)}</span>', _e(e.model), _e(e.dataset),
-             _e(e.state) if e.record is not None or e.error else '<span class="status idle">not run</span>']
-            for e in members])
+        overview = _table(
+            ["experiment", "model", "dataset", "state"],
+            [
+                [
+                    f'<span class="mono">{_e(e.name)}</span>',
+                    _e(e.model),
+                    _e(e.dataset),
+                    _e(e.state) if e.record is not None or e.error else '<span class="status idle">not run</span>',
+                ]
+                for e in members
+            ],
+        )
         parts.append(f'<h2 id="{task}">{_e(title)}</h2>{overview}')
         parts += [_experiment(e) for e in members if e.record is not None or e.error]
     return "".join(parts)
 
 
 def _datasets(report: Report) -> str:
-    rows = [[f'<span class="mono">{_e(name)}</span>', _e(s.get("variant")),
-             _e(", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items())),
-             f'<span class="mono">{_e(str(s.get("sha256"))[:16])}…</span>']
-            for name, s in sorted(report.datasets.items())]
+    rows = [
+        [
+            f'<span class="mono">{_e(name)}</span>',
+            _e(s.get("variant")),
+            _e(", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items())),
+            f'<span class="mono">{_e(str(s.get("sha256"))[:16])}…</span>',
+        ]
+        for name, s in sorted(report.datasets.items())
+    ]
     table = _table(["dataset", "variant", "splits", "sha256"], rows) if rows else "<p>No dataset summaries yet.</p>"
     figures = "".join(_figure(report.dataset_figures[name]) for name in sorted(report.dataset_figures))
     return f'<h2 id="datasets">Datasets</h2>{table}<div class="figures">{figures}</div>'
 
 
 def _provenance(report: Report) -> str:
-    parts = ['<h2 id="provenance">Provenance</h2>',
-             "<p>Per experiment: what ran, where, on which data, with which parameters. "
-             "Click to expand.</p>"]
+    parts = [
+        '<h2 id="provenance">Provenance</h2>',
+        "<p>Per experiment: what ran, where, on which data, with which parameters. Click to expand.</p>",
+    ]
     for experiment in (e for e in report.experiments if e.record is not None):
         record = experiment.record
         assert record is not None
-        rows = [[_e(label), f'<span class="mono">{_e(text)}</span>'] for label, text in provenance_rows(record, report.datasets)]
+        rows = [
+            [_e(label), f'<span class="mono">{_e(text)}</span>']
+            for label, text in provenance_rows(record, report.datasets)
+        ]
         params = json.dumps(record.get("params"), indent=2, sort_keys=True)
         environment = record.get("environment") or {}
         env_rows = [[_e(k), _e(v)] for k, v in sorted(environment.items())] if isinstance(environment, Mapping) else []
-        parts.append(f"<details><summary>{_e(experiment.name)} · {_e(record.get('profile'))} · "
-                     f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
-                     f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
-                     f"{_table(['package', 'version'], env_rows, 'kv')}</details>")
+        parts.append(
+            f"<details><summary>{_e(experiment.name)} · {_e(record.get('profile'))} · "
+            f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
+            f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
+            f"{_table(['package', 'version'], env_rows, 'kv')}</details>"
+        )
     if not report.records.records:
         parts.append("<p>No experiment has metrics yet.</p>")
     environment = environment_table(report.records.records)
     if environment:
-        parts.append('<h3 id="environment">Environment across experiments</h3>'
-                     + _table(["package", "version"], [[_e(p), _e(v)] for p, v in environment], "kv"))
+        parts.append(
+            '<h3 id="environment">Environment across experiments</h3>'
+            + _table(["package", "version"], [[_e(p), _e(v)] for p, v in environment], "kv")
+        )
     graph = report.graph
     parts.append(f'<h3 id="graph">Pipeline graph</h3><p>Source: {_e(graph.source)}. {_e(graph.note)}</p>')
     svg = as_svg(graph)
@@ -236,22 +294,38 @@ def _provenance(report: Report) -> str:
 
 def _audit(report: Report) -> str:
     experiment, metric = report.audit_target or ("vae-mnist", "negative_elbo")
-    parts = ['<h2 id="audit">Audit: tracing one number</h2>',
-             f"<p>Example: <code>{_e(metric)}</code> of <code>{_e(experiment)}</code>, stored in "
-             f"<code>reports/metrics/{_e(experiment)}.json</code>. DVC re-runs a stage when any of the "
-             "hashes below changes, so these entries are the number's lineage: the data it saw, the "
-             "parameters it read and the code that computed it.</p>"]
+    parts = [
+        '<h2 id="audit">Audit: tracing one number</h2>',
+        f"<p>Example: <code>{_e(metric)}</code> of <code>{_e(experiment)}</code>, stored in "
+        f"<code>reports/metrics/{_e(experiment)}.json</code>. DVC re-runs a stage when any of the "
+        "hashes below changes, so these entries are the number's lineage: the data it saw, the "
+        "parameters it read and the code that computed it.</p>",
+    ]
     trail = upstream_trail(report.lock, f"evaluate@{experiment}")
     if not trail:
-        parts.append(f'<p class="callout note"><code>dvc.lock</code> has no entry for <code>evaluate@{_e(experiment)}</code> '
-                     f"yet; run <code>uv run dvc repro evaluate@{_e(experiment)}</code> to create it.</p>")
+        parts.append(
+            f'<p class="callout note"><code>dvc.lock</code> has no entry for <code>evaluate@{_e(experiment)}</code> '
+            f"yet; run <code>uv run dvc repro evaluate@{_e(experiment)}</code> to create it.</p>"
+        )
     for entry in trail:
-        rows = [["dep", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.deps]
-        rows += [["out", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.outs]
-        rows += [["param", f'<span class="mono">{_e(k)}</span>', f'<span class="mono">{_e(json.dumps(v, sort_keys=True)[:100])}</span>']
-                 for k, v in entry.params.items()]
-        parts.append(f"<h3>{_e(entry.stage)}</h3><p><code>{_e(entry.cmd)}</code></p>"
-                     + _table(["kind", "path / key", "md5 / value"], rows))
+        rows = [
+            ["dep", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.deps
+        ]
+        rows += [
+            ["out", f'<span class="mono">{_e(p)}</span>', f'<span class="mono">{_e(h)}</span>'] for p, h in entry.outs
+        ]
+        rows += [
+            [
+                "param",
+                f'<span class="mono">{_e(k)}</span>',
+                f'<span class="mono">{_e(json.dumps(v, sort_keys=True)[:100])}</span>',
+            ]
+            for k, v in entry.params.items()
+        ]
+        parts.append(
+            f"<h3>{_e(entry.stage)}</h3><p><code>{_e(entry.cmd)}</code></p>"
+            + _table(["kind", "path / key", "md5 / value"], rows)
+        )
     commands = "\n".join(f"{command}\n    # {purpose}" for command, purpose in audit_commands(experiment, metric))
     parts.append(f"<p>Commands to check it:</p><pre>{_e(commands)}</pre>")
     return "".join(parts)
@@ -260,24 +334,48 @@ def _audit(report: Report) -> str:
 def render_html(report: Report) -> str:
     """The whole report as one HTML document."""
     counts = report.counts()
-    tiles = "".join(f'<div class="tile"><b>{counts[kind]}</b><span class="status {STATUS_CSS[kind]}">{_e(kind.value)}</span></div>'
-                    for kind in STATUS_ORDER if kind in counts)
+    tiles = "".join(
+        f'<div class="tile"><b>{counts[kind]}</b><span class="status {STATUS_CSS[kind]}">{_e(kind.value)}</span></div>'
+        for kind in STATUS_ORDER
+        if kind in counts
+    )
     errors = ""
     if report.records.errors:
-        items = "".join(f"<li><code>{_e(name)}</code>: {_e(message)}</li>" for name, message in sorted(report.records.errors.items()))
+        items = "".join(
+            f"<li><code>{_e(name)}</code>: {_e(message)}</li>"
+            for name, message in sorted(report.records.errors.items())
+        )
         errors = f'<div class="callout"><b>Unreadable metrics files</b> (the rest of the report is unaffected):<ul>{items}</ul></div>'
     flagged = "".join(
         f"<li><b>{_e(c.id)}</b> ({_e(c.section)}): survey {_e(claimed_text(c))}. {_e(c.discrepancy)}"
-        + (f'<span class="meta">Paper: {_e(c.paper_value_source)}. Cites {_e(c.cites)}.</span>' if c.paper_value_source
-           else f'<span class="meta">Cites {_e(c.cites)}.</span>') + "</li>"
-        for c in report.claims if c.flagged)
-    toc = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in (
-        ("claims", "Claims"), ("discrepancies", "Survey vs paper"), ("restoration", "Restoration tables"),
-        ("fid", "FID"), ("findings", "Findings"), ("generation", "Generation"),
-        ("denoising", "Denoising"), ("enhancement", "Enhancement"), ("datasets", "Datasets"),
-        ("provenance", "Provenance"), ("audit", "Audit"), ("rules", "Status rules")))
+        + (
+            f'<span class="meta">Paper: {_e(c.paper_value_source)}. Cites {_e(c.cites)}.</span>'
+            if c.paper_value_source
+            else f'<span class="meta">Cites {_e(c.cites)}.</span>'
+        )
+        + "</li>"
+        for c in report.claims
+        if c.flagged
+    )
+    toc = "".join(
+        f'<a href="#{anchor}">{_e(label)}</a>'
+        for anchor, label in (
+            ("claims", "Claims"),
+            ("discrepancies", "Survey vs paper"),
+            ("restoration", "Restoration tables"),
+            ("fid", "FID"),
+            ("findings", "Findings"),
+            ("generation", "Generation"),
+            ("denoising", "Denoising"),
+            ("enhancement", "Enhancement"),
+            ("datasets", "Datasets"),
+            ("provenance", "Provenance"),
+            ("audit", "Audit"),
+            ("rules", "Status rules"),
+        )
+    )
     body = (
-        f"<header><h1>Reproduction report</h1><p class=\"subtitle\">{_e(SURVEY_CITATION)}</p>"
+        f'<header><h1>Reproduction report</h1><p class="subtitle">{_e(SURVEY_CITATION)}</p>'
         f'<nav class="toc">{toc}</nav></header>'
         f'<p class="lede">{_e(INTRODUCTION)}</p><div class="glance">{tiles}</div>{errors}'
         f'<h2 id="claims">Claims</h2><p>Every quantitative claim of the survey, and the qualitative ones this '
@@ -292,8 +390,10 @@ def render_html(report: Report) -> str:
         "(<code>pipeline/report.py</code>) from <code>reports/metrics/*.json</code> and the claims registry "
         "<code>src/vaerepro/report/claims.yaml</code>.</footer>"
     )
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Reproduction report: {_e(SURVEY_TITLE)}</title>"
-            f"<style>{STYLESHEET}</style><script>{SELF_CHECK_SCRIPT}</script></head>"
-            f"<body>{body}</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Reproduction report: {_e(SURVEY_TITLE)}</title>"
+        f"<style>{STYLESHEET}</style><script>{SELF_CHECK_SCRIPT}</script></head>"
+        f"<body>{body}</body></html>\n"
+    )

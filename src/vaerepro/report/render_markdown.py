@@ -92,13 +92,27 @@ def _experiment(experiment: Experiment, report: Report) -> list[str]:
         return lines + [f"**Metrics file unreadable:** {experiment.error}", ""]
     record = experiment.record
     assert record is not None
-    lines += [f"Model `{experiment.model}` on `{experiment.dataset}` · profile **{record.get('profile')}** · "
-              f"data variant `{record.get('data_variant')}` · device {record.get('device')}", ""]
-    rows = [[metric_name(key), key, metric_value_text(entry),
-             entry.get("unit", "") if entry.get("value") is not None else entry.get("not_measured", ""),
-             entry.get("convention", ""), entry_details(entry)]
-            for key, entry in record["metrics"].items()]
-    lines += table(["metric", "key", "value", "unit / reason", "convention", "details"], rows) if rows else ["*no metrics recorded*", ""]
+    lines += [
+        f"Model `{experiment.model}` on `{experiment.dataset}` · profile **{record.get('profile')}** · "
+        f"data variant `{record.get('data_variant')}` · device {record.get('device')}",
+        "",
+    ]
+    rows = [
+        [
+            metric_name(key),
+            key,
+            metric_value_text(entry),
+            entry.get("unit", "") if entry.get("value") is not None else entry.get("not_measured", ""),
+            entry.get("convention", ""),
+            entry_details(entry),
+        ]
+        for key, entry in record["metrics"].items()
+    ]
+    lines += (
+        table(["metric", "key", "value", "unit / reason", "convention", "details"], rows)
+        if rows
+        else ["*no metrics recorded*", ""]
+    )
     lines += [_figure(figure) + "\n" for figure in experiment.figures]
     return lines
 
@@ -107,23 +121,43 @@ def render_markdown(report: Report) -> str:
     """The whole report as one Markdown string."""
     counts = report.counts()
     lines = [f"# Reproduction report: {SURVEY_TITLE}", "", INTRODUCTION, ""]
-    lines += ["**At a glance:** " + ", ".join(f"{counts[kind]} {kind.value}" for kind in STATUS_ORDER if kind in counts), ""]
+    lines += [
+        "**At a glance:** " + ", ".join(f"{counts[kind]} {kind.value}" for kind in STATUS_ORDER if kind in counts),
+        "",
+    ]
     if report.records.errors:
         lines += ["> **Unreadable metrics files** (the rest of the report is unaffected):", ">"]
         lines += [f"> - `{name}`: {message}" for name, message in sorted(report.records.errors.items())] + [""]
 
     lines += ["## Claims", ""]
-    rows = [[a.claim.id, a.claim.section, a.claim.statement, claimed_text(a.claim) + (" ⚑" if a.claim.flagged else ""),
-             number(a.ours), compared_with(a), signed(a.delta), a.status.label] for a in report.assessments]
+    rows = [
+        [
+            a.claim.id,
+            a.claim.section,
+            a.claim.statement,
+            claimed_text(a.claim) + (" ⚑" if a.claim.flagged else ""),
+            number(a.ours),
+            compared_with(a),
+            signed(a.delta),
+            a.status.label,
+        ]
+        for a in report.assessments
+    ]
     lines += table(["id", "section", "claim", "claimed", "ours", "judged against", "delta", "status"], rows)
     lines += ["⚑ = the survey's number or wording differs from the cited paper (next section).", ""]
 
     lines += ["## Survey vs cited paper", ""]
     for claim in (c for c in report.claims if c.flagged):
-        lines += [f"- **{claim.id}** — survey: {claimed_text(claim)}; cited: {claim.cites}. {claim.discrepancy}"
-                  + (f" *Paper value source:* {claim.paper_value_source}." if claim.paper_value_source else "")]
-    lines += ["", "Paper values were entered from the papers' published tables and not re-read offline "
-              "(`verified_against_paper: false` in the registry); check them before citing.", ""]
+        lines += [
+            f"- **{claim.id}** — survey: {claimed_text(claim)}; cited: {claim.cites}. {claim.discrepancy}"
+            + (f" *Paper value source:* {claim.paper_value_source}." if claim.paper_value_source else "")
+        ]
+    lines += [
+        "",
+        "Paper values were entered from the papers' published tables and not re-read offline "
+        "(`verified_against_paper: false` in the registry); check them before citing.",
+        "",
+    ]
 
     lines += _restoration(report)
 
@@ -131,15 +165,20 @@ def render_markdown(report: Report) -> str:
         lines += ["## Sample quality: FID beside its floor", "", FID_INTRODUCTION, ""]
         lines += table(FID_HEADER, [row.cells() for row in report.fid]) if report.fid else ["*no FID measured yet*", ""]
         lines += ["Floors:", ""]
-        lines += table(FLOOR_HEADER, floor_rows(report.fid_floors)) if report.fid_floors else ["*no floors computed yet*", ""]
+        lines += (
+            table(FLOOR_HEADER, floor_rows(report.fid_floors))
+            if report.fid_floors
+            else ["*no floors computed yet*", ""]
+        )
 
     for task, title in TASK_TITLES.items():
         members = [e for e in report.experiments if e.task == task]
         if not members:
             continue
         lines += [f"## {title}", ""]
-        lines += table(["experiment", "model", "dataset", "state"],
-                       [[e.name, e.model, e.dataset, e.state] for e in members])
+        lines += table(
+            ["experiment", "model", "dataset", "state"], [[e.name, e.model, e.dataset, e.state] for e in members]
+        )
         for experiment in members:
             if experiment.record is not None or experiment.error:
                 lines += _experiment(experiment, report)
@@ -149,8 +188,15 @@ def render_markdown(report: Report) -> str:
         lines += [_figure(figure) + "\n" for figure in report.findings]
 
     lines += ["## Datasets", ""]
-    rows = [[name, s.get("variant"), ", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items()),
-             f"`{str(s.get('sha256'))[:16]}…`"] for name, s in sorted(report.datasets.items())]
+    rows = [
+        [
+            name,
+            s.get("variant"),
+            ", ".join(f"{k} {v.get('count')}" for k, v in (s.get("splits") or {}).items()),
+            f"`{str(s.get('sha256'))[:16]}…`",
+        ]
+        for name, s in sorted(report.datasets.items())
+    ]
     lines += table(["dataset", "variant", "splits", "sha256"], rows) if rows else ["*no dataset summaries*", ""]
     lines += [_figure(report.dataset_figures[name]) + "\n" for name in sorted(report.dataset_figures)]
 
@@ -164,7 +210,16 @@ def render_markdown(report: Report) -> str:
     environment = environment_table(report.records.records)
     lines += ["### Environment", ""]
     lines += table(["package", "version"], [list(row) for row in environment]) if environment else ["*no records*", ""]
-    lines += ["### Pipeline graph", "", f"Source: {report.graph.source}. {report.graph.note}", "", "```text", as_text(report.graph), "```", ""]
+    lines += [
+        "### Pipeline graph",
+        "",
+        f"Source: {report.graph.source}. {report.graph.note}",
+        "",
+        "```text",
+        as_text(report.graph),
+        "```",
+        "",
+    ]
 
     lines += ["## Audit: tracing one number", ""]
     lines += _audit(report)

@@ -129,9 +129,7 @@ def output_metrics(metrics: Mapping[str, Any]) -> list[str]:
     return [
         key
         for key in metrics
-        if "@" not in key
-        and not key.endswith((INPUT_SUFFIX, REFERENCE_SUFFIX))
-        and f"{key}{INPUT_SUFFIX}" in metrics
+        if "@" not in key and not key.endswith((INPUT_SUFFIX, REFERENCE_SUFFIX)) and f"{key}{INPUT_SUFFIX}" in metrics
     ]
 
 
@@ -218,42 +216,28 @@ def _table(
             units[column] = str(entry["unit"])
     rows: list[Row] = []
     input_entries = {
-        column: _first(all_metrics, f"{column}{INPUT_SUFFIX}{suffix}")
-        for column in columns
-        if column != SECONDS
+        column: _first(all_metrics, f"{column}{INPUT_SUFFIX}{suffix}") for column in columns if column != SECONDS
     }
     if any(entry is not None for entry in input_entries.values()):
         cells = tuple(Cell(_cell_text(input_entries.get(column))) for column in columns)
         rows.append(Row(INPUT_LABEL, "input", cells))
-    best = {
-        column: _best([_value(m.get(method_key(column))) for m in all_metrics], column)
-        for column in columns
-    }
+    best = {column: _best([_value(m.get(method_key(column))) for m in all_metrics], column) for column in columns}
     for index, (experiment, kind, metrics) in enumerate(methods):
-        cells = tuple(
-            Cell(_cell_text(metrics.get(method_key(column))), index in best[column])
-            for column in columns
-        )
+        cells = tuple(Cell(_cell_text(metrics.get(method_key(column))), index in best[column]) for column in columns)
         rows.append(Row(experiment, "method", cells, kind, experiment))
     if references:
-        reference_entries = {
-            column: _first(all_metrics, f"{column}{REFERENCE_SUFFIX}") for column in columns
-        }
+        reference_entries = {column: _first(all_metrics, f"{column}{REFERENCE_SUFFIX}") for column in columns}
         if any(entry is not None for entry in reference_entries.values()):
             cells = tuple(Cell(_cell_text(reference_entries[column])) for column in columns)
             rows.append(Row(REFERENCE_LABEL, "reference", cells))
     return Table(tuple(columns), tuple(_header(column, units) for column in columns), tuple(rows))
 
 
-def _scored_on(
-    metrics: Mapping[str, Any], bases: set[str], tag: str, test_set: str, images: Any
-) -> bool:
+def _scored_on(metrics: Mapping[str, Any], bases: set[str], tag: str, test_set: str, images: Any) -> bool:
     """Whether a record scored stress test ``tag`` on this test set and image count."""
     entries = [metrics.get(f"{base}@{tag}") for base in bases]
     return any(
-        isinstance(entry, Mapping)
-        and str(entry.get("test_set", "")) == test_set
-        and entry.get("images") == images
+        isinstance(entry, Mapping) and str(entry.get("test_set", "")) == test_set and entry.get("images") == images
         for entry in entries
     )
 
@@ -266,13 +250,9 @@ def _stress_tables(members: list[tuple[str, Mapping[str, Any]]]) -> list[StressT
             base, at, tag = key.partition("@")
             if not at or base.endswith(INPUT_SUFFIX) or not isinstance(entry, Mapping):
                 continue
-            found.setdefault((tag, str(entry.get("test_set", "")), entry.get("images")), set()).add(
-                base
-            )
+            found.setdefault((tag, str(entry.get("test_set", "")), entry.get("images")), set()).add(base)
     tables = []
-    for (tag, test_set, images), bases in sorted(
-        found.items(), key=lambda item: (item[0][0], item[0][1])
-    ):
+    for (tag, test_set, images), bases in sorted(found.items(), key=lambda item: (item[0][0], item[0][1])):
         methods = [
             (name, method_kind(record), record["metrics"])
             for name, record in members
@@ -336,15 +316,11 @@ def caption(group: RestorationGroup) -> str:
     """The line under a table: test set, image count, profile, data variant(s)."""
     images = f"{number(group.images)} images" if group.images is not None else "image count unknown"
     variants = ", ".join(group.data_variants)
-    return (
-        f"Test set: {group.test_set} · {images} · profile {group.profile} · data variant {variants}"
-    )
+    return f"Test set: {group.test_set} · {images} · profile {group.profile} · data variant {variants}"
 
 
 def stress_caption(stress: StressTable) -> str:
-    images = (
-        f"{number(stress.images)} images" if stress.images is not None else "image count unknown"
-    )
+    images = f"{number(stress.images)} images" if stress.images is not None else "image count unknown"
     return f"Stress test {stress.tag}: {stress.test_set or 'test set not recorded'} · {images}"
 
 

@@ -129,7 +129,9 @@ def resolve(quantity: Quantity, records: RecordSet) -> Resolved:
     value = entry.get(quantity.detail) if quantity.detail else entry["value"]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         what = f"'{metric}' detail '{quantity.detail}'" if quantity.detail else f"'{metric}'"
-        return Resolved(None, record, Status(StatusKind.NOT_MEASURABLE, f"{experiment} has no finite number for {what}"))
+        return Resolved(
+            None, record, Status(StatusKind.NOT_MEASURABLE, f"{experiment} has no finite number for {what}")
+        )
     return Resolved(float(value), record, None)
 
 
@@ -173,8 +175,9 @@ def small_sample_fid(quantity: Quantity, record: Mapping[str, Any] | None) -> St
     entry = record["metrics"].get(quantity.metric) or {}
     count = entry.get("num_samples")
     if str(entry.get("unit", "")).startswith("FID") and isinstance(count, int) and count < PUBLISHED_FID_MIN_SAMPLES:
-        return Status(StatusKind.NOT_COMPARABLE,
-                      f"FID at N = {count}; published FIDs use ≥ {PUBLISHED_FID_MIN_SAMPLES:,} samples")
+        return Status(
+            StatusKind.NOT_COMPARABLE, f"FID at N = {count}; published FIDs use ≥ {PUBLISHED_FID_MIN_SAMPLES:,} samples"
+        )
     return None
 
 
@@ -190,8 +193,10 @@ def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
     allowed = claim.tolerance.allowed(reference)
     success = within_tolerance(ours, reference, allowed, claim.direction)
     bound = {"lower_is_better": "≤", "higher_is_better": "≥"}.get(claim.direction, "within")
-    explanation = (f"ours {_fmt(ours)}; needs {bound} {_fmt(reference)} {claim.tolerance.describe()} "
-                   f"({claim.direction.replace('_', ' ')})")
+    explanation = (
+        f"ours {_fmt(ours)}; needs {bound} {_fmt(reference)} {claim.tolerance.describe()} "
+        f"({claim.direction.replace('_', ' ')})"
+    )
     assert resolved.record is not None
     status = _gate([resolved.record], success, check_variant=True)
     if status.kind is not StatusKind.SMOKE:
@@ -214,15 +219,19 @@ def _assess_comparison(claim: Claim, records: RecordSet) -> Assessment:
     status = _gate(involved, success, check_variant=against_constant or len(variants) > 1)
     if against_constant and status.kind is not StatusKind.SMOKE:
         status = small_sample_fid(claim.compare.left, left.record) or status
-    explanation = (f"{claim.compare.left.describe()} = {_fmt(left.value)} {claim.compare.symbol()} "
-                   f"{claim.compare.right.describe()} = {_fmt(right.value)}: {'holds' if success else 'does not hold'}")
+    explanation = (
+        f"{claim.compare.left.describe()} = {_fmt(left.value)} {claim.compare.symbol()} "
+        f"{claim.compare.right.describe()} = {_fmt(right.value)}: {'holds' if success else 'does not hold'}"
+    )
     return Assessment(claim, status, left.value, right.value, left.value - right.value, explanation, claim.experiments)
 
 
 def assess(claim: Claim, records: RecordSet) -> Assessment:
     """Apply the rules of this module's docstring to one claim."""
     if claim.not_measurable:
-        return Assessment(claim, Status(StatusKind.NOT_MEASURABLE, claim.not_measurable), reference=claim.reference_value)
+        return Assessment(
+            claim, Status(StatusKind.NOT_MEASURABLE, claim.not_measurable), reference=claim.reference_value
+        )
     if claim.compare is not None:
         return _assess_comparison(claim, records)
     return _assess_value(claim, records)

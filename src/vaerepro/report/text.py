@@ -5,8 +5,10 @@ The rules here summarise ``status.py``, which is the authority (and is unit-test
 """
 
 SURVEY_TITLE = "Research on the Application of Variational Autoencoder in Image Generation"
-SURVEY_CITATION = ("J. Liu, \"Research on the Application of Variational Autoencoder in Image "
-                   "Generation\" (survey). Reproduced by the vaerepro DVC pipeline.")
+SURVEY_CITATION = (
+    'J. Liu, "Research on the Application of Variational Autoencoder in Image '
+    'Generation" (survey). Reproduced by the vaerepro DVC pipeline.'
+)
 INTRODUCTION = (
     "This report puts every quantitative claim of the survey next to the number this pipeline "
     "obtained, with a status that says whether the claim was reproduced and, if not, why. "

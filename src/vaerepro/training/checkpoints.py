@@ -162,7 +162,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     return checkpoint
 
 
-def check_same_model(checkpoint: dict[str, Any], model_name: str, model_options: dict[str, Any], path: str | Path) -> None:
+def check_same_model(
+    checkpoint: dict[str, Any], model_name: str, model_options: dict[str, Any], path: str | Path
+) -> None:
     """Raise :class:`CheckpointMismatchError` unless the checkpoint is of this model and options."""
     if checkpoint["model_name"] != model_name:
         raise CheckpointMismatchError(
@@ -176,7 +178,8 @@ def check_same_model(checkpoint: dict[str, Any], model_name: str, model_options:
             if checkpoint["model_options"].get(key) != model_options.get(key)
         )
         details = ", ".join(
-            f"{key}: checkpoint {checkpoint['model_options'].get(key)!r} vs now {model_options.get(key)!r}" for key in differing
+            f"{key}: checkpoint {checkpoint['model_options'].get(key)!r} vs now {model_options.get(key)!r}"
+            for key in differing
         )
         raise CheckpointMismatchError(
             f"checkpoint {path} of model '{model_name}' was trained with other options ({details}); "
@@ -187,7 +190,9 @@ def check_same_model(checkpoint: dict[str, Any], model_name: str, model_options:
 def load_model(checkpoint_path: str | Path, map_location: str | torch.device | None = None) -> torch.nn.Module:
     """Rebuild a model from its checkpoint alone (in eval mode, on ``map_location`` or CPU)."""
     checkpoint = read_checkpoint(checkpoint_path, map_location="cpu")
-    model = build_model(checkpoint["model_name"], checkpoint["model_options"], source=str(checkpoint_path), path="model_options")
+    model = build_model(
+        checkpoint["model_name"], checkpoint["model_options"], source=str(checkpoint_path), path="model_options"
+    )
     model.load_state_dict(checkpoint["model_state"])
     if map_location is not None:
         model.to(map_location)

@@ -27,8 +27,16 @@ class CropPairStream:
             see the clean images).
     """
 
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, *, crop_size: int, batch_size: int, seed: int,
-                 with_targets: bool = True) -> None:
+    def __init__(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        *,
+        crop_size: int,
+        batch_size: int,
+        seed: int,
+        with_targets: bool = True,
+    ) -> None:
         if inputs.shape != targets.shape:
             raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must have the same shape")
         self._order = BatchStream(inputs, batch_size=batch_size, seed=seed)  # validates dtype/shape/seed
@@ -54,7 +62,7 @@ class CropPairStream:
         for key, source in arrays.items():
             crops = np.empty((self.batch_size, self.crop_size, self.crop_size, source.shape[-1]), dtype=np.uint8)
             for item, (index, top, left, flip) in enumerate(zip(indices, tops, lefts, flips, strict=True)):
-                crop = source[index, top:top + self.crop_size, left:left + self.crop_size]
+                crop = source[index, top : top + self.crop_size, left : left + self.crop_size]
                 crops[item] = crop[:, ::-1] if flip else crop
             values = crops.astype(np.float32) / np.float32(255)
             batch[key] = torch.from_numpy(values).permute(0, 3, 1, 2).contiguous()

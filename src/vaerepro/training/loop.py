@@ -75,7 +75,9 @@ def _make_optimizer(settings: TrainSettings, group: OptimizerGroup) -> torch.opt
     learning_rate = settings.learning_rate * group.learning_rate_scale
     if settings.optimizer == "adagrad":
         return torch.optim.Adagrad(group.parameters, lr=learning_rate, weight_decay=settings.weight_decay)
-    return torch.optim.Adam(group.parameters, lr=learning_rate, betas=settings.adam_betas, weight_decay=settings.weight_decay)
+    return torch.optim.Adam(
+        group.parameters, lr=learning_rate, betas=settings.adam_betas, weight_decay=settings.weight_decay
+    )
 
 
 def _scalar_terms(outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -111,8 +113,15 @@ def remove_stale_temporaries(output_dir: Path) -> list[Path]:
 class _Run:
     """State of one call to :func:`train`; methods are the loop's steps."""
 
-    def __init__(self, model: RegisteredModel, settings: TrainSettings, output_dir: Path, seed: int,
-                 settings_path: str = "train", identity: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: RegisteredModel,
+        settings: TrainSettings,
+        output_dir: Path,
+        seed: int,
+        settings_path: str = "train",
+        identity: Mapping[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.settings = settings
         self.settings_path = settings_path
@@ -198,23 +207,34 @@ class _Run:
     def _check_same_run(self, checkpoint: Mapping[str, Any]) -> None:
         """Refuse to resume with other settings, data or code than the checkpoint's steps used."""
         recorded, current = checkpoint.get("settings", {}), to_plain(self.settings)
-        changed = [key for key in sorted(set(recorded) | set(current))
-                   if key not in RESUMABLE_SETTING_CHANGES and recorded.get(key) != current.get(key)]
-        how = (f"restore the value to resume from step {checkpoint['step']}, or delete {self.checkpoint_path.parent} "
-               "to start over")
+        changed = [
+            key
+            for key in sorted(set(recorded) | set(current))
+            if key not in RESUMABLE_SETTING_CHANGES and recorded.get(key) != current.get(key)
+        ]
+        how = (
+            f"restore the value to resume from step {checkpoint['step']}, or delete {self.checkpoint_path.parent} "
+            "to start over"
+        )
         if changed:
-            details = "; ".join(f"'{self.settings_path}.{key}': checkpoint {recorded.get(key)!r}, now {current.get(key)!r}"
-                                for key in changed)
+            details = "; ".join(
+                f"'{self.settings_path}.{key}': checkpoint {recorded.get(key)!r}, now {current.get(key)!r}"
+                for key in changed
+            )
             raise CheckpointMismatchError(
                 f"checkpoint {self.checkpoint_path} (step {checkpoint['step']}) was trained with other settings: {details}. "
                 f"Resuming would record settings its first {checkpoint['step']} steps did not use; {how}"
             )
         recorded_identity = checkpoint.get("identity", {})
-        differing = [key for key in sorted(set(recorded_identity) | set(self.identity))
-                     if recorded_identity.get(key) != self.identity.get(key)]
+        differing = [
+            key
+            for key in sorted(set(recorded_identity) | set(self.identity))
+            if recorded_identity.get(key) != self.identity.get(key)
+        ]
         if differing:
-            details = "; ".join(f"{key}: checkpoint {recorded_identity.get(key)!r}, now {self.identity.get(key)!r}"
-                                for key in differing)
+            details = "; ".join(
+                f"{key}: checkpoint {recorded_identity.get(key)!r}, now {self.identity.get(key)!r}" for key in differing
+            )
             raise CheckpointMismatchError(
                 f"checkpoint {self.checkpoint_path} (step {checkpoint['step']}) was trained on other data or code "
                 f"({details}); {how}"
@@ -222,7 +242,9 @@ class _Run:
 
     # -- one step -------------------------------------------------------------------------
 
-    def _non_finite(self, outputs: Mapping[str, torch.Tensor], phase: Phase, group: OptimizerGroup) -> NonFiniteLossError:
+    def _non_finite(
+        self, outputs: Mapping[str, torch.Tensor], phase: Phase, group: OptimizerGroup
+    ) -> NonFiniteLossError:
         terms = _scalar_terms(outputs)
         bad = tuple(name for name, value in terms.items() if not torch.isfinite(value))
         shown = ", ".join(f"{name}={float(terms[name])}" for name in bad) or f"{group.loss_key} (non-scalar)"
@@ -319,9 +341,20 @@ def train(
     if log_dir is not None and run.step < target:
         logger = MetricsLogger(log_dir, resume_from_step=resumed_from)
         if resumed_from is None:
-            logger.log_params({"model": model.registered_name, "seed": seed, "device": str(run.device), "precision": run.precision.name})
+            logger.log_params(
+                {
+                    "model": model.registered_name,
+                    "seed": seed,
+                    "device": str(run.device),
+                    "precision": run.precision.name,
+                }
+            )
     progress = tqdm(
-        total=settings.steps, initial=run.step, disable=not settings.progress_bar, desc=f"train {model.registered_name}", unit="step"
+        total=settings.steps,
+        initial=run.step,
+        disable=not settings.progress_bar,
+        desc=f"train {model.registered_name}",
+        unit="step",
     )
     started = time.perf_counter()
     first_step = run.step
@@ -361,7 +394,9 @@ def train(
                 sums, count = {}, 0
                 if logger is not None:
                     logger.log(run.step, run.metrics)
-                progress.set_postfix({name: f"{value:.4g}" for name, value in run.metrics.items() if name in ("loss", "recon", "kl")})
+                progress.set_postfix(
+                    {name: f"{value:.4g}" for name, value in run.metrics.items() if name in ("loss", "recon", "kl")}
+                )
             if run.step % settings.checkpoint_every == 0 and run.step < target:
                 run.save(rng_at_boundary)
     except KeyboardInterrupt:

@@ -81,6 +81,8 @@ def parse_train_settings(mapping: Mapping[str, Any], *, source: str | None = Non
         message = str(error)
         if path and message.startswith("train setting '"):
             key = message.split("'")[1]
-            message = message.replace(f"train setting '{key}'", f"'{path}.{key}'" + (f" in {source}" if source else ""), 1)
+            message = message.replace(
+                f"train setting '{key}'", f"'{path}.{key}'" + (f" in {source}" if source else ""), 1
+            )
             raise ConfigError(message) from None
         raise

@@ -39,18 +39,13 @@ class CC15(DatasetHandler):
         source = raw / params.files[0].name if form == "official" else raw
         with open_tree(source) as tree:
             by_name = {PurePosixPath(name).name: name for name in tree.names()}
-            stems = sorted(
-                name[: -len(NOISY_SUFFIX)] for name in by_name if name.endswith(NOISY_SUFFIX)
-            )
+            stems = sorted(name[: -len(NOISY_SUFFIX)] for name in by_name if name.endswith(NOISY_SUFFIX))
             missing = [stem for stem in stems if stem + REFERENCE_SUFFIX not in by_name]
             if not stems or missing:
                 raise CorruptArchive(
                     f"CC15: {'no *_real.png files' if not stems else f'no reference {missing[0]}{REFERENCE_SUFFIX}'}"
                 )
-            pairs = [
-                (stem, by_name[stem + NOISY_SUFFIX], by_name[stem + REFERENCE_SUFFIX])
-                for stem in stems
-            ]
+            pairs = [(stem, by_name[stem + NOISY_SUFFIX], by_name[stem + REFERENCE_SUFFIX]) for stem in stems]
             return {"test": decode_pair_files(pairs, tree.read, "CC15")}
 
     def variant_for(self, splits: dict[str, Split], form: str, variant: str, raw: Path) -> str:

@@ -42,7 +42,9 @@ class CelebAHQ(DatasetHandler):
     test_count = TEST_COUNT
 
     def find_other_forms(self, directory: Path, params: DatasetParams) -> LocalMatch | None:
-        images = sorted(path for path in directory.rglob("*") if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES))
+        images = sorted(
+            path for path in directory.rglob("*") if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES)
+        )
         if not images:
             return None
         return LocalMatch(
@@ -83,4 +85,3 @@ class CelebAHQ(DatasetHandler):
         if (height, width) != (self.image_size, self.image_size):
             parts.append(f"resized-from-{width}x{height}-lanczos")
         return "+".join(parts)
-

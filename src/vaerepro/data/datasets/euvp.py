@@ -37,9 +37,7 @@ class EUVP(DatasetHandler):
             files = {}
             for subset in SUBSETS:
                 for side in ("trainA", "trainB"):
-                    files.update(
-                        folder_files(paired.parent, f"Paired/{subset}/{side}", IMAGE_SUFFIXES)
-                    )
+                    files.update(folder_files(paired.parent, f"Paired/{subset}/{side}", IMAGE_SUFFIXES))
             for side in ("Inp", "GTr"):
                 files.update(folder_files(test.parent, f"test_samples/{side}", IMAGE_SUFFIXES))
             return LocalMatch(form="official-folders", variant="official", files=files)
@@ -47,16 +45,12 @@ class EUVP(DatasetHandler):
         if funiegan is not None:
             files = {}
             for side in ("A", "GTr_A"):
-                files.update(
-                    folder_files(funiegan.parent, f"funiegan_data_test/{side}", IMAGE_SUFFIXES)
-                )
+                files.update(folder_files(funiegan.parent, f"funiegan_data_test/{side}", IMAGE_SUFFIXES))
             return LocalMatch(
                 form="funiegan-test",
                 variant="funiegan-test-23-pairs",
                 files=files,
-                notes=[
-                    "only FUnIE-GAN's 23 paired test samples: a test split, no EUVP training data"
-                ],
+                notes=["only FUnIE-GAN's 23 paired test samples: a test split, no EUVP training data"],
             )
         return None
 
@@ -76,32 +70,22 @@ class EUVP(DatasetHandler):
             parts = []
             for subset in SUBSETS:
                 if locate(tree, f"Paired/{subset}/trainA") is not None:
-                    part = decode_pairs(
-                        tree, f"Paired/{subset}/trainA", f"Paired/{subset}/trainB", f"EUVP {subset}"
-                    )
+                    part = decode_pairs(tree, f"Paired/{subset}/trainA", f"Paired/{subset}/trainB", f"EUVP {subset}")
                     parts.append(
                         Split(
                             part.arrays,
                             [f"{subset}/{name}" for name in part.names],
-                            [
-                                entry | {"name": f"{subset}/{entry['name']}"}
-                                for entry in part.skipped
-                            ],
+                            [entry | {"name": f"{subset}/{entry['name']}"} for entry in part.skipped],
                         )
                     )
             if not parts:
                 raise CorruptArchive("EUVP: no 'Paired/<subset>/trainA' folders in the raw data")
             train = Split(
-                {
-                    key: np.concatenate([part.arrays[key] for part in parts])
-                    for key in ("inputs", "targets")
-                },
+                {key: np.concatenate([part.arrays[key] for part in parts]) for key in ("inputs", "targets")},
                 [name for part in parts for name in part.names],
                 [entry for part in parts for entry in part.skipped],
             )
             return {
                 "train": train,
-                "test": decode_pairs(
-                    tree, "test_samples/Inp", "test_samples/GTr", "EUVP test_samples"
-                ),
+                "test": decode_pairs(tree, "test_samples/Inp", "test_samples/GTr", "EUVP test_samples"),
             }

@@ -61,9 +61,7 @@ class MNIST(DatasetHandler):
             images = read_idx(raw / images_file)
             labels = read_idx(raw / labels_file)
             if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-                raise CorruptArchive(
-                    f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match"
-                )
+                raise CorruptArchive(f"MNIST {split}: images {images.shape} and labels {labels.shape} do not match")
             splits[split] = Split(
                 {"images": images[..., None].copy(), "labels": labels.astype(np.int64)},
                 [str(index) for index in range(len(images))],

@@ -41,9 +41,7 @@ def _sort_key(name: str) -> tuple[int, int | str]:
     return (0, int(stem)) if stem.isdigit() else (1, stem)
 
 
-def decode_pairs(
-    tree: SourceTree, input_directory: str, target_directory: str, description: str
-) -> Split:
+def decode_pairs(tree: SourceTree, input_directory: str, target_directory: str, description: str) -> Split:
     """Pair files of the same name in two member directories and decode both sides.
 
     Unreadable or odd-sized pairs are skipped and recorded (see :func:`decode_pair_files`).
@@ -56,12 +54,8 @@ def decode_pairs(
     if input_root is None or target_root is None:
         missing = input_directory if input_root is None else target_directory
         raise CorruptArchive(f"{description}: folder '{missing}' not found in the raw data")
-    inputs = {
-        PurePosixPath(name).name: name for name in iter_files(tree, input_root, IMAGE_SUFFIXES)
-    }
-    targets = {
-        PurePosixPath(name).name: name for name in iter_files(tree, target_root, IMAGE_SUFFIXES)
-    }
+    inputs = {PurePosixPath(name).name: name for name in iter_files(tree, input_root, IMAGE_SUFFIXES)}
+    targets = {PurePosixPath(name).name: name for name in iter_files(tree, target_root, IMAGE_SUFFIXES)}
     unpaired = sorted(set(inputs) ^ set(targets))
     if unpaired:
         raise CorruptArchive(
@@ -69,9 +63,7 @@ def decode_pairs(
             f"(inputs in '{input_root}', references in '{target_root}')"
         )
     keys = sorted(inputs, key=_sort_key)
-    return decode_pair_files(
-        [(key, inputs[key], targets[key]) for key in keys], tree.read, description
-    )
+    return decode_pair_files([(key, inputs[key], targets[key]) for key in keys], tree.read, description)
 
 
 _Shapes = tuple[tuple[int, ...], tuple[int, ...]]  # (input shape, reference shape)
@@ -146,17 +138,14 @@ def decode_pair_files(
         inputs = np.stack([input_image for _, input_image, _ in group])
         targets = np.stack([target_image for _, _, target_image in group])
         others[first_shapes] = [
-            (index, first_inputs[row], first_targets[row])
-            for row, index in enumerate(first_indices)
+            (index, first_inputs[row], first_targets[row]) for row, index in enumerate(first_indices)
         ]
     for shapes, group in others.items():
         for index, _, _ in group:
             name, input_file, target_file = pairs[index]
             odd = [
                 f"{file} is {_size(shape)}"
-                for file, shape, wanted in zip(
-                    (input_file, target_file), shapes, kept_shapes, strict=True
-                )
+                for file, shape, wanted in zip((input_file, target_file), shapes, kept_shapes, strict=True)
                 if shape != wanted
             ]
             problems[index] = (
@@ -165,9 +154,7 @@ def decode_pair_files(
             )
             _warn(description, name, problems[index])
     skipped = [{"name": pairs[index][0], "error": problems[index]} for index in sorted(problems)]
-    return Split(
-        {"inputs": inputs, "targets": targets}, [pairs[index][0] for index in kept], skipped
-    )
+    return Split({"inputs": inputs, "targets": targets}, [pairs[index][0] for index in kept], skipped)
 
 
 def _warn(description: str, name: str, error: str) -> None:

@@ -11,7 +11,9 @@ def check_images(images: np.ndarray, *, rgb: bool = False) -> None:
     """Require uint8 (N, H, W, C) with C in {1, 3} (C = 3 when ``rgb``)."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
         shape = getattr(images, "shape", None)
-        raise ValueError(f"expected uint8 images of shape (N, H, W, C), got {getattr(images, 'dtype', type(images))} {shape}")
+        raise ValueError(
+            f"expected uint8 images of shape (N, H, W, C), got {getattr(images, 'dtype', type(images))} {shape}"
+        )
     channels = images.shape[-1]
     if rgb and channels != 3:
         raise ValueError(f"this degradation needs RGB images (C = 3), got C = {channels}")

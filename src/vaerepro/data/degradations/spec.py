@@ -47,8 +47,10 @@ class PoissonGaussian:
     read_noise_sigma: float
 
     def describe(self) -> str:
-        return (f"Poisson-Gaussian noise, gain {self.photon_gain:g}, read-noise sigma {self.read_noise_sigma:g} "
-                f"on [0, 1], clipped and rounded to 8 bits")
+        return (
+            f"Poisson-Gaussian noise, gain {self.photon_gain:g}, read-noise sigma {self.read_noise_sigma:g} "
+            f"on [0, 1], clipped and rounded to 8 bits"
+        )
 
     def apply(self, images: np.ndarray, seed: int) -> np.ndarray:
         return add_poisson_gaussian_noise(images, self.photon_gain, self.read_noise_sigma, seed, quantize=True)

@@ -49,12 +49,23 @@ def underwater(
         return np.array([rng.uniform(low, high) for low, high in pairs])
 
     for index in range(count):
-        direct, back, veil = uniform(ranges.direct_attenuation), uniform(ranges.backscatter), uniform(ranges.veiling_light)
+        direct, back, veil = (
+            uniform(ranges.direct_attenuation),
+            uniform(ranges.backscatter),
+            uniform(ranges.veiling_light),
+        )
         near, far = rng.uniform(*ranges.near_metres), rng.uniform(*ranges.far_metres)
         distance = np.linspace(far, near, height)[:, None, None]  # top row far, bottom row near
         clean = images[index].astype(np.float64) / 255.0
         formed = clean * np.exp(-direct * distance) + veil * (1.0 - np.exp(-back * distance))
         outputs[index] = formed * 255.0
-        drawn.append({"direct_attenuation": direct.tolist(), "backscatter": back.tolist(),
-                      "veiling_light": veil.tolist(), "near_metres": float(near), "far_metres": float(far)})
+        drawn.append(
+            {
+                "direct_attenuation": direct.tolist(),
+                "backscatter": back.tolist(),
+                "veiling_light": veil.tolist(),
+                "near_metres": float(near),
+                "far_metres": float(far),
+            }
+        )
     return finish(outputs, quantize), drawn

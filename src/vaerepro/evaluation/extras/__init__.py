@@ -34,8 +34,9 @@ def register_evaluation(*model_names: str) -> Callable[[type[ModelEvaluation]], 
     def decorate(cls: type[ModelEvaluation]) -> type[ModelEvaluation]:
         for name in model_names:
             if name in _EVALUATIONS and type(_EVALUATIONS[name]) is not cls:
-                raise ValueError(f"evaluation extras for '{name}' are already registered by "
-                                 f"{type(_EVALUATIONS[name]).__qualname__}")
+                raise ValueError(
+                    f"evaluation extras for '{name}' are already registered by {type(_EVALUATIONS[name]).__qualname__}"
+                )
             _EVALUATIONS[name] = cls()
         return cls
 

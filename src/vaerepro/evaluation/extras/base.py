@@ -93,27 +93,33 @@ class ModelEvaluation:
         """Why bits/dim does not apply to this model's likelihood; None: it does."""
         return None
 
-    def draw_samples(self, model: Any, count: int, inputs: torch.Tensor,
-                     generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    def draw_samples(
+        self, model: Any, count: int, inputs: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
         """Sample sets (float (N, C, H, W) on the CPU), the main one under ``"samples"``.
 
         ``inputs``: the (binarised) test images, for models that complete a given part.
         """
         return {"samples": model.sample(count, generator=generator).cpu()}
 
-    def sample_measures(self, model: Any, evaluation: GenerativeEvaluation, classifier: Any,
-                        reference: torch.Tensor) -> dict[str, dict[str, Any]]:
+    def sample_measures(
+        self, model: Any, evaluation: GenerativeEvaluation, classifier: Any, reference: torch.Tensor
+    ) -> dict[str, dict[str, Any]]:
         """Measures beyond the classifier Fréchet distance of the main samples; default none."""
         return {}
 
     @torch.no_grad()
     def sample_figure(self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str) -> Path:
         """The samples figure; default: a grid of the main samples."""
-        return save_grid(directory / "samples.png", grid_rows(evaluation.samples["samples"], 8),
-                         title=f"{title}: samples from the prior")
+        return save_grid(
+            directory / "samples.png",
+            grid_rows(evaluation.samples["samples"], 8),
+            title=f"{title}: samples from the prior",
+        )
 
-    def generative_figures(self, model: Any, evaluation: GenerativeEvaluation, directory: Path,
-                           title: str) -> dict[str, Path]:
+    def generative_figures(
+        self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str
+    ) -> dict[str, Path]:
         """Figures beyond samples, reconstructions and training curves; default none."""
         return {}
 

@@ -46,16 +46,18 @@ class CVAEEvaluation(ModelEvaluation):
             return "conditional likelihood of the missing quadrants only, not of whole images"
         return None
 
-    def draw_samples(self, model: Any, count: int, inputs: torch.Tensor,
-                     generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    def draw_samples(
+        self, model: Any, count: int, inputs: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
         device = next(model.parameters()).device
         if model.options.condition == "quadrant":
             given = inputs[: min(count, len(inputs))].to(device)
             return {"samples": model.complete(given, generator=generator).cpu()}
         return {"samples": model.sample(count, balanced_labels(count).to(device), generator=generator).cpu()}
 
-    def sample_measures(self, model: Any, evaluation: GenerativeEvaluation, classifier: Any,
-                        reference: torch.Tensor) -> dict[str, dict[str, Any]]:
+    def sample_measures(
+        self, model: Any, evaluation: GenerativeEvaluation, classifier: Any, reference: torch.Tensor
+    ) -> dict[str, dict[str, Any]]:
         if classifier is None or model.options.condition != "label":
             return {}
         samples = evaluation.samples["samples"]
@@ -70,11 +72,17 @@ class CVAEEvaluation(ModelEvaluation):
             device = next(model.parameters()).device
             completions = [model.complete(truth.to(device)).cpu() for _ in range(3)]
             rows = [to_uint8_images(given)] + [to_uint8_images(c) for c in completions] + [to_uint8_images(truth)]
-            return save_grid(directory / "quadrant_completions.png", rows,
-                             row_labels=["given", "completion 1", "completion 2", "completion 3", "truth"],
-                             title=f"{title}: completing the missing quadrants")
+            return save_grid(
+                directory / "quadrant_completions.png",
+                rows,
+                row_labels=["given", "completion 1", "completion 2", "completion 3", "truth"],
+                title=f"{title}: completing the missing quadrants",
+            )
         samples = evaluation.samples["samples"]
         by_class = torch.cat([samples[label::CLASSES][:GRID_COLUMNS] for label in range(CLASSES)])
-        return save_grid(directory / "samples_per_class.png", grid_rows(by_class, CLASSES),
-                         row_labels=[f"label {label}" for label in range(CLASSES)],
-                         title=f"{title}: samples per conditioning label")
+        return save_grid(
+            directory / "samples_per_class.png",
+            grid_rows(by_class, CLASSES),
+            row_labels=[f"label {label}" for label in range(CLASSES)],
+            title=f"{title}: samples per conditioning label",
+        )

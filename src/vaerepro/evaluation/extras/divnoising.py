@@ -80,18 +80,9 @@ def posterior_sample_extras(model: DivNoising, context: RestorationContext) -> R
                 continue
             if noisy.shape[-1] != model.channels:
                 continue
-            tensor = (
-                torch.from_numpy(np.ascontiguousarray(noisy))
-                .permute(2, 0, 1)
-                .unsqueeze(0)
-                .float()
-                .div(255.0)
-            )
+            tensor = torch.from_numpy(np.ascontiguousarray(noisy)).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
             samples = (
-                model.sample_posterior(tensor.to(context.device), count, generator)[:, 0]
-                .float()
-                .clamp(0, 1)
-                .cpu()
+                model.sample_posterior(tensor.to(context.device), count, generator)[:, 0].float().clamp(0, 1).cpu()
             )
             deviation = samples.std(dim=0, correction=1)  # (C, H, W)
             spreads.append(float(deviation.mean()))
@@ -104,11 +95,7 @@ def posterior_sample_extras(model: DivNoising, context: RestorationContext) -> R
                     samples[:SAMPLES_SHOWN],
                     samples.mean(0, keepdim=True),
                     std_map.unsqueeze(0),
-                    torch.from_numpy(np.ascontiguousarray(reference))
-                    .permute(2, 0, 1)
-                    .unsqueeze(0)
-                    .float()
-                    .div(255.0),
+                    torch.from_numpy(np.ascontiguousarray(reference)).permute(2, 0, 1).unsqueeze(0).float().div(255.0),
                 ]
             )
             rows.append(to_uint8_images(columns))

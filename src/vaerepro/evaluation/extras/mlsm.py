@@ -28,7 +28,9 @@ FIGURE_NAME = "artefact_closeup.png"
 class MLSMEvaluation(ModelEvaluation):
     def restoration_extras(self, model, context: RestorationContext) -> RestorationExtras:
         """Figure ``artefact_closeup``."""
-        path = save_artefact_closeup(context, crop_size=model.options.closeup_crop_size, zoom=model.options.closeup_zoom)
+        path = save_artefact_closeup(
+            context, crop_size=model.options.closeup_crop_size, zoom=model.options.closeup_zoom
+        )
         if path is None:
             return RestorationExtras()
         return RestorationExtras(figures={"artefact_closeup": path.relative_to(context.reports_root).as_posix()})
@@ -38,7 +40,9 @@ def _zoom(image: np.ndarray, factor: int) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def save_artefact_closeup(context: RestorationContext, *, crop_size: int = 64, zoom: int = 4, count: int = 2) -> Path | None:
+def save_artefact_closeup(
+    context: RestorationContext, *, crop_size: int = 64, zoom: int = 4, count: int = 2
+) -> Path | None:
     """Write ``artefact_closeup.png`` into ``context.figure_dir``; return its path (None: no output).
 
     One row per test image (the first ``count`` with an output): JPEG input | input brightened
@@ -59,6 +63,8 @@ def save_artefact_closeup(context: RestorationContext, *, crop_size: int = 64, z
         rows.append(np.stack([_zoom(crop, zoom) for crop in crops]))
         labels.append(f"{context.names[index]}\n({top},{left})")
     path = context.figure_dir / FIGURE_NAME
-    title = f"{crop_size}x{crop_size} crops x{zoom} (nearest): JPEG input | input x(ref/input mean) | output | reference"
+    title = (
+        f"{crop_size}x{crop_size} crops x{zoom} (nearest): JPEG input | input x(ref/input mean) | output | reference"
+    )
     save_grid(path, rows, row_labels=labels, title=title)
     return path

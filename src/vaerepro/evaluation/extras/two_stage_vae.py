@@ -27,29 +27,38 @@ class TwoStageVAEEvaluation(ModelEvaluation):
         "samples_first_stage": "first-stage samples (z ~ N(0, I) decoded by stage 1)",
     }
 
-    def draw_samples(self, model: Any, count: int, inputs: torch.Tensor,
-                     generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    def draw_samples(
+        self, model: Any, count: int, inputs: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
         return {
             "samples": model.sample(count, generator=generator, via="second_stage").cpu(),
             "samples_first_stage": model.sample(count, generator=generator, via="first_stage").cpu(),
         }
 
-    def sample_measures(self, model: Any, evaluation: GenerativeEvaluation, classifier: Any,
-                        reference: torch.Tensor) -> dict[str, dict[str, Any]]:
+    def sample_measures(
+        self, model: Any, evaluation: GenerativeEvaluation, classifier: Any, reference: torch.Tensor
+    ) -> dict[str, dict[str, Any]]:
         if classifier is None:
             return {}
-        return {"classifier_frechet_distance_first_stage": classifier_frechet(
-            classifier, evaluation.samples["samples_first_stage"], reference)}
+        return {
+            "classifier_frechet_distance_first_stage": classifier_frechet(
+                classifier, evaluation.samples["samples_first_stage"], reference
+            )
+        }
 
     @torch.no_grad()
     def sample_figure(self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str) -> Path:
         first = grid_rows(evaluation.samples["samples_first_stage"], 4)
         second = grid_rows(evaluation.samples["samples"], 4)
-        return save_grid(directory / "stage1_vs_stage2_samples.png", first + second,
-                         row_labels=["stage 1"] * 4 + ["stage 2"] * 4,
-                         title=f"{title}: samples: z ~ N(0, I) (stage 1) vs z from the stage-2 VAE")
+        return save_grid(
+            directory / "stage1_vs_stage2_samples.png",
+            first + second,
+            row_labels=["stage 1"] * 4 + ["stage 2"] * 4,
+            title=f"{title}: samples: z ~ N(0, I) (stage 1) vs z from the stage-2 VAE",
+        )
 
     @torch.no_grad()
-    def generative_figures(self, model: Any, evaluation: GenerativeEvaluation, directory: Path,
-                           title: str) -> dict[str, Path]:
+    def generative_figures(
+        self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str
+    ) -> dict[str, Path]:
         return {"interpolations": save_interpolations(model, evaluation, directory, title)}

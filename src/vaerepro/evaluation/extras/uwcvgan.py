@@ -88,6 +88,7 @@ def compression_factor(model: UWCVGAN, image_shape: tuple[int, int, int] | None 
         **details,
     )
 
+
 @torch.no_grad()
 def codebook_usage(model: UWCVGAN, images: np.ndarray, device: torch.device) -> dict:
     """Fraction of codes used over uint8 (N, H, W, C) ``images`` (vector quantiser only)."""
@@ -106,9 +107,7 @@ def codebook_usage(model: UWCVGAN, images: np.ndarray, device: torch.device) -> 
         model.check_input(tensor)
         padded, _ = pad_to_multiple(tensor, model.size_multiple)
         indices = model.quantize_latent(padded).indices
-        counts += torch.bincount(
-            indices.flatten(), minlength=model.options.codebook_size
-        ).float()
+        counts += torch.bincount(indices.flatten(), minlength=model.options.codebook_size).float()
         positions += indices.numel()
     perplexity, usage = count_statistics(counts)
     return measured(

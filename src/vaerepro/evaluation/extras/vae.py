@@ -47,18 +47,25 @@ def save_interpolations(model: Any, evaluation: GenerativeEvaluation, directory:
     """Six decoded paths between pairs of test images' posterior means."""
     test = evaluation.test_images.to(next(model.parameters()).device)
     path = interpolate(model, test[:6], test[6:12]).cpu()
-    return save_grid(directory / "interpolations.png", grid_rows(path, 6),
-                     title=f"{title}: decoded linear paths between two test images' codes")
+    return save_grid(
+        directory / "interpolations.png",
+        grid_rows(path, 6),
+        title=f"{title}: decoded linear paths between two test images' codes",
+    )
 
 
 @register_evaluation("vae")
 class VAEEvaluation(ModelEvaluation):
     @torch.no_grad()
-    def generative_figures(self, model: Any, evaluation: GenerativeEvaluation, directory: Path,
-                           title: str) -> dict[str, Path]:
+    def generative_figures(
+        self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str
+    ) -> dict[str, Path]:
         figures = {"interpolations": save_interpolations(model, evaluation, directory, title)}
         if model.options.latent_dim == 2:
             manifold = latent_manifold(model, side=20).cpu()
-            figures["latent_manifold"] = save_grid(directory / "latent_manifold.png", grid_rows(manifold, 20, 20),
-                                                   title=f"{title}: 2-D latent manifold (Gaussian quantiles)")
+            figures["latent_manifold"] = save_grid(
+                directory / "latent_manifold.png",
+                grid_rows(manifold, 20, 20),
+                title=f"{title}: 2-D latent manifold (Gaussian quantiles)",
+            )
         return figures

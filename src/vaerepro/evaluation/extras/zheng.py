@@ -68,16 +68,9 @@ class ZhengEvaluation(ModelEvaluation):
 
 
 @torch.no_grad()
-def latent_noise(
-    model: ZhengDenoiser, noisy: np.ndarray, clean: np.ndarray, device: torch.device
-) -> np.ndarray:
+def latent_noise(model: ZhengDenoiser, noisy: np.ndarray, clean: np.ndarray, device: torch.device) -> np.ndarray:
     """``255 · E(noisy) − clean`` as float64 H×W×C, for uint8 H×W×C ``noisy`` and ``clean``."""
-    tensor = (
-        torch.from_numpy(noisy.astype(np.float32) / np.float32(255))
-        .permute(2, 0, 1)
-        .unsqueeze(0)
-        .to(device)
-    )
+    tensor = torch.from_numpy(noisy.astype(np.float32) / np.float32(255)).permute(2, 0, 1).unsqueeze(0).to(device)
     model.check_input(tensor)
     padded, (height, width) = pad_to_multiple(tensor, model.size_multiple)
     latent = model.encode(padded)[..., :height, :width]
@@ -93,28 +86,18 @@ def latent_noise_extras(model: ZhengDenoiser, context: RestorationContext) -> Re
     model.eval()
     try:
         latent_samples = [
-            latent_noise(model, context.inputs[index], context.targets[index], context.device)
-            for index in range(count)
+            latent_noise(model, context.inputs[index], context.targets[index], context.device) for index in range(count)
         ]
     finally:
         model.train(was_training)
     image_samples = [
-        context.inputs[index].astype(np.float64) - context.targets[index].astype(np.float64)
-        for index in range(count)
+        context.inputs[index].astype(np.float64) - context.targets[index].astype(np.float64) for index in range(count)
     ]
     try:
-        latent_fits = [
-            histogram_kl_to_gaussian(sample, bin_width=GREY_LEVEL) for sample in latent_samples
-        ]
-        image_fits = [
-            histogram_kl_to_gaussian(sample, bin_width=GREY_LEVEL) for sample in image_samples
-        ]
-        latent_128 = [
-            histogram_kl_to_gaussian(sample, bins=DEFAULT_BINS).kl for sample in latent_samples
-        ]
-        image_128 = [
-            histogram_kl_to_gaussian(sample, bins=DEFAULT_BINS).kl for sample in image_samples
-        ]
+        latent_fits = [histogram_kl_to_gaussian(sample, bin_width=GREY_LEVEL) for sample in latent_samples]
+        image_fits = [histogram_kl_to_gaussian(sample, bin_width=GREY_LEVEL) for sample in image_samples]
+        latent_128 = [histogram_kl_to_gaussian(sample, bins=DEFAULT_BINS).kl for sample in latent_samples]
+        image_128 = [histogram_kl_to_gaussian(sample, bins=DEFAULT_BINS).kl for sample in image_samples]
         pooled_latent = histogram_kl_to_gaussian(
             np.concatenate([sample.ravel() for sample in latent_samples]), bin_width=GREY_LEVEL
         )
@@ -122,9 +105,7 @@ def latent_noise_extras(model: ZhengDenoiser, context: RestorationContext) -> Re
             np.concatenate([sample.ravel() for sample in image_samples]), bin_width=GREY_LEVEL
         )
     except ValueError as error:  # e.g. an input identical to its reference: zero-variance noise
-        return RestorationExtras(
-            metrics={"kl_latent_vs_image": not_measured(f"noise KL undefined: {error}")}
-        )
+        return RestorationExtras(metrics={"kl_latent_vs_image": not_measured(f"noise KL undefined: {error}")})
 
     latent_kl = [fit.kl for fit in latent_fits]
     image_kl = [fit.kl for fit in image_fits]
@@ -153,9 +134,7 @@ def latent_noise_extras(model: ZhengDenoiser, context: RestorationContext) -> Re
     context.figure_dir.mkdir(parents=True, exist_ok=True)
     figures = {
         "noise_histograms": _relative(
-            save_noise_histograms(
-                context.figure_dir / HISTOGRAM_FIGURE, pooled_image, pooled_latent, count
-            ),
+            save_noise_histograms(context.figure_dir / HISTOGRAM_FIGURE, pooled_image, pooled_latent, count),
             context,
         )
     }
@@ -166,11 +145,7 @@ def latent_noise_extras(model: ZhengDenoiser, context: RestorationContext) -> Re
 
 
 def _relative(path, context: RestorationContext) -> str:
-    return (
-        path.relative_to(context.reports_root).as_posix()
-        if path.is_relative_to(context.reports_root)
-        else str(path)
-    )
+    return path.relative_to(context.reports_root).as_posix() if path.is_relative_to(context.reports_root) else str(path)
 
 
 def save_noise_histograms(path, image_fit: GaussianityFit, latent_fit: GaussianityFit, images: int):
@@ -207,9 +182,7 @@ def save_noise_histograms(path, image_fit: GaussianityFit, latent_fit: Gaussiani
             linewidth=1.4,
             label=f"N({fit.mean:.2f}, {fit.std:.2f}²)",
         )
-        axis.set_xlim(
-            max(fit.edges[0], fit.mean - 6 * fit.std), min(fit.edges[-1], fit.mean + 6 * fit.std)
-        )
+        axis.set_xlim(max(fit.edges[0], fit.mean - 6 * fit.std), min(fit.edges[-1], fit.mean + 6 * fit.std))
         axis.set_title(f"{title}\nKL to Gaussian = {fit.kl:.4f} nats", fontsize=9)
         axis.set_xlabel("noise (0–255 scale)", fontsize=8)
         axis.tick_params(labelsize=7)
@@ -235,9 +208,7 @@ def _centre(image: np.ndarray, size: int) -> np.ndarray:
 
 def _residual_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """|image − reference|, mean over channels, ×RESIDUAL_GAIN, as uint8 H×W×1."""
-    difference = np.abs(image.astype(np.float64) - reference.astype(np.float64)).mean(
-        axis=-1, keepdims=True
-    )
+    difference = np.abs(image.astype(np.float64) - reference.astype(np.float64)).mean(axis=-1, keepdims=True)
     return to_uint8(difference * RESIDUAL_GAIN, peak=255.0)
 
 
@@ -245,9 +216,7 @@ def save_residual_maps(path, context: RestorationContext):
     """Residual-map grid for the first RESIDUAL_IMAGES images with an output; None if none has one."""
     from vaerepro.image_grids import save_grid
 
-    chosen = [index for index, output in enumerate(context.outputs) if output is not None][
-        :RESIDUAL_IMAGES
-    ]
+    chosen = [index for index, output in enumerate(context.outputs) if output is not None][:RESIDUAL_IMAGES]
     if not chosen:
         return None
     rows = {"input": [], "output": [], "reference": [], "|input − ref|": [], "|output − ref|": []}
@@ -259,14 +228,8 @@ def save_residual_maps(path, context: RestorationContext):
         rows["input"].append(noisy)
         rows["output"].append(output)
         rows["reference"].append(reference)
-        rows["|input − ref|"].append(
-            np.repeat(_residual_map(noisy, reference), reference.shape[-1], axis=-1)
-        )
-        rows["|output − ref|"].append(
-            np.repeat(_residual_map(output, reference), reference.shape[-1], axis=-1)
-        )
+        rows["|input − ref|"].append(np.repeat(_residual_map(noisy, reference), reference.shape[-1], axis=-1))
+        rows["|output − ref|"].append(np.repeat(_residual_map(output, reference), reference.shape[-1], axis=-1))
     title = f"centre crops; |x - ref| (channel mean) x{RESIDUAL_GAIN:g}, white = {255 / RESIDUAL_GAIN:.0f}+ levels"
-    save_grid(
-        path, [np.stack(images) for images in rows.values()], row_labels=list(rows), title=title
-    )
+    save_grid(path, [np.stack(images) for images in rows.values()], row_labels=list(rows), title=title)
     return path
