@@ -80,6 +80,31 @@ def test_derivation_follows_transitive_relative_local_init_and_string_imports(tm
     assert lineage.import_chain(stage, "src/pkg/unused.py", tmp_path) == []
 
 
+def test_a_package_that_discovers_its_modules_imports_all_of_them(tmp_path):
+    write(
+        tmp_path,
+        {
+            "pipeline/run.py": "import plugins\n",
+            "src/plugins/__init__.py": "import importlib\nimport pkgutil\n\nfor member in pkgutil.iter_modules(__path__):\n"
+            "    importlib.import_module(f'{__name__}.{member.name}')\n",
+            "src/plugins/one.py": "from other import thing\n",
+            "src/plugins/two.py": "",
+            "src/plugins/inner/__init__.py": "",
+            "src/other/thing.py": "",
+            "src/elsewhere.py": "",
+        },
+    )
+    stage = lineage.Stage("run", ("python pipeline/run.py",), ())
+    assert lineage.derive(stage, tmp_path) == {
+        "pipeline/run.py",
+        "src/plugins/__init__.py",
+        "src/plugins/one.py",
+        "src/plugins/two.py",
+        "src/plugins/inner/__init__.py",
+        "src/other/thing.py",
+    }
+
+
 def test_check_fails_when_a_dep_is_missing(tmp_path):
     complete = ["pipeline/run.py", "pipeline/helper.py", "src/pkg", "data/raw/${key}"]
     synthetic_stage(tmp_path, complete)

@@ -59,6 +59,18 @@ class _Module:
     is_package: bool
 
 
+def _called_name(call: ast.Call) -> str:
+    function = call.func
+    return function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+
+
+def _package_members(folder: Path) -> list[str]:
+    """Module and sub-package names directly inside a package folder (what ``iter_modules`` lists)."""
+    members = [path.stem for path in folder.glob("*.py") if path.stem != "__init__"]
+    members += [path.name for path in folder.iterdir() if path.is_dir() and (path / "__init__.py").is_file()]
+    return sorted(members)
+
+
 class ImportGraph:
     """Resolves module names to project files and follows their imports (each file parsed once)."""
 
@@ -128,6 +140,10 @@ class ImportGraph:
                 names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 strings.add(node.value)
+            elif module.is_package and isinstance(node, ast.Call) and _called_name(node) == "iter_modules":
+                # A package that discovers its modules (``pkgutil.iter_modules(__path__)``, how the
+                # model and evaluation-extras registries load every member) imports all of them.
+                names.update(f"{module.name}.{member}" for member in _package_members(module.file.parent))
         return names, strings
 
     def _resources(self, module: _Module, strings: Iterable[str]) -> set[Path]:

@@ -1,22 +1,14 @@
 """Model families, registered by name (``model: vae`` in ``params.yaml``).
 
-Importing this package imports every model module, so all models are registered.
+Importing this package imports every module in it, so every model is registered: a new model
+is a new file here, with no list to edit (:mod:`vaerepro.lineage` reads the discovery too).
 See :mod:`vaerepro.models.base` for the common contract and
 :mod:`vaerepro.models.phases` for how models declare their optimizers.
 """
 
-from vaerepro.models import (  # noqa: F401  (registration)
-    classical,
-    classifier,
-    cvae,
-    divnoising,
-    lacl,
-    mlsm,
-    two_stage_vae,
-    uwcvgan,
-    vae,
-    zheng,
-)
+import importlib
+import pkgutil
+
 from vaerepro.models.base import LatentVariableModel, RegisteredModel
 from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.phases import OptimizerGroup, Phase
@@ -28,6 +20,9 @@ from vaerepro.models.registry import (
     register,
     registered_models,
 )
+
+for _member in pkgutil.iter_modules(__path__):  # registration: each model module registers itself
+    importlib.import_module(f"{__name__}.{_member.name}")
 
 __all__ = [
     "DiagonalGaussian",
