@@ -8,6 +8,7 @@ import torch
 
 import vaerepro.models.divnoising  # noqa: F401  (registers "divnoising")
 from vaerepro.evaluation.extras import RestorationContext, evaluation_for
+from vaerepro.evaluation.extras.divnoising import PosteriorSpreadOptions
 from vaerepro.models.divnoising import DivNoising
 from vaerepro.models.registry import build_model
 from vaerepro.models.restoration import restore_image
@@ -169,7 +170,10 @@ def test_adam_steps_on_a_fixed_noisy_batch_lower_the_negative_elbo():
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.5
 
 
-def tiny_context(tmp_path, profile: str = "smoke", size: int = 40) -> RestorationContext:
+SMOKE_EXTRAS = PosteriorSpreadOptions(spread_images=1, spread_samples=8)
+
+
+def tiny_context(tmp_path, options=SMOKE_EXTRAS, size: int = 40) -> RestorationContext:
     rng = np.random.default_rng(0)
     targets = rng.integers(0, 256, (2, size, size + 4, 3), dtype=np.uint8)
     inputs = np.clip(targets + rng.normal(0, 20, targets.shape), 0, 255).astype(np.uint8)
@@ -183,23 +187,28 @@ def tiny_context(tmp_path, profile: str = "smoke", size: int = 40) -> Restoratio
         reports_root=reports,
         device=torch.device("cpu"),
         seed=7,
-        profile=profile,
+        options=options,
     )
 
 
-@pytest.mark.parametrize("profile", ["smoke", "full"])
-def test_evaluation_extras_record_the_spread_and_write_the_figure(tmp_path, profile):
+@pytest.mark.parametrize("options", [SMOKE_EXTRAS, None], ids=["smoke-params", "defaults"])
+def test_evaluation_extras_record_the_spread_and_write_the_figure(tmp_path, options):
     model = make().eval()
-    context = tiny_context(tmp_path, profile)
+    context = tiny_context(tmp_path, options)
     extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     spread = extras.metrics["posterior_sample_spread"]
     assert spread["unit"] == "[0,1] intensity" and spread["value"] > 0
-    assert spread["samples"] == (8 if profile == "smoke" else 64)
-    assert len(spread["per_image"]) == (1 if profile == "smoke" else 2)
+    assert spread["samples"] == (8 if options else 64)  # the options' count, else the defaults (full)
+    assert len(spread["per_image"]) == (1 if options else 2)
     assert extras.metrics["mmse_samples"]["value"] == 4
     assert extras.figures == {"posterior_samples": "figures/divnoising-test/posterior_samples.png"}
     assert (context.reports_root / extras.figures["posterior_samples"]).stat().st_size > 0
     assert not model.training
+
+
+def test_extras_options_come_from_params_and_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="spread_samples >= 2"):
+        PosteriorSpreadOptions(spread_images=1, spread_samples=1)
 
 
 def test_evaluation_extras_say_why_when_nothing_fits(tmp_path):

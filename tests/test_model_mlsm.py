@@ -170,7 +170,6 @@ def test_artefact_closeup_figure_is_written(tmp_path):
         reports_root=reports,
         device=torch.device("cpu"),
         seed=0,
-        profile="smoke",
     )
     extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     assert extras.figures == {"artefact_closeup": "figures/mlsm-lol/artefact_closeup.png"}

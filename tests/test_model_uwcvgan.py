@@ -237,7 +237,6 @@ def context(model: UWCVGAN, tmp_path: Path, count: int = 3) -> RestorationContex
         reports_root=tmp_path,
         device=torch.device("cpu"),
         seed=0,
-        profile="smoke",
     )
 
 

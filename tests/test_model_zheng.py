@@ -287,7 +287,6 @@ def test_extras_record_the_kl_metric_and_write_the_figures(tmp_path):
         reports_root=reports,
         device=torch.device("cpu"),
         seed=0,
-        profile="smoke",
     )
     extras = evaluation_for(model.registered_name).restoration_extras(model, context)
     entry = extras.metrics["kl_latent_vs_image"]
@@ -319,7 +318,6 @@ def test_extras_without_images_say_why(tmp_path):
         reports_root=tmp_path,
         device=torch.device("cpu"),
         seed=0,
-        profile="smoke",
     )
     entry = evaluation_for(model.registered_name).restoration_extras(model, context).metrics["kl_latent_vs_image"]
     assert entry["value"] is None and entry["not_measured"]

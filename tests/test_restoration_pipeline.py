@@ -16,6 +16,7 @@ from vaerepro.config import load_params
 from vaerepro.data.degradations.spec import degradation_seed, degrade, parse_degradation
 from vaerepro.data.prepare import array_sha256
 from vaerepro.experiment import resolve
+from vaerepro.experiment.evaluate import extras_options
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.experiment.train import train_experiment
 from vaerepro.metrics.gt_mean import match_reference_mean
@@ -254,7 +255,6 @@ def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
         model,
         experiment,
         seed=params.seed,
-        profile="smoke",
         device=torch.device("cpu"),
         figure_dir=tmp_path / "reports/figures/test_scale-lol",
         reports_root=tmp_path / "reports",
@@ -419,7 +419,6 @@ def test_inception_score_is_recorded_as_not_measured_without_weights(tmp_path, m
         model,
         experiment,
         seed=params.seed,
-        profile="smoke",
         device=torch.device("cpu"),
         figure_dir=tmp_path / "reports/figures/x",
         reports_root=tmp_path / "reports",
@@ -427,3 +426,32 @@ def test_inception_score_is_recorded_as_not_measured_without_weights(tmp_path, m
     for key in ("inception_score", "inception_score_input", "inception_score_reference"):
         assert metrics[key]["value"] is None and "missing.pth" in metrics[key]["not_measured"], key
     assert metrics["psnr"]["value"] is not None
+
+
+def test_evaluation_extras_options_are_read_from_the_evaluate_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_paired(tmp_path / "data" / "prepared")
+    entry = {
+        "model": "divnoising",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": PAIRS,
+        "options": {"noise_model": "gaussian_known", "noise_sigma": 25},
+        "train": {"smoke": {"steps": 2, "batch_size": 2}},
+        "evaluate": {"smoke": {"test_count": 2, "extras": {"spread_images": 1, "spread_samples": 8}}},
+    }
+    experiment = resolve(params_with(tmp_path, {"divnoising-lol": entry}), "divnoising-lol")
+    options = extras_options(experiment, "smoke")
+    assert (options.spread_images, options.spread_samples) == (1, 8)
+    typo = {**entry, "evaluate": {"smoke": {"extras": {"spread_image": 1}}}}
+    with pytest.raises(ConfigError, match=r"experiments\.divnoising-lol\.evaluate\.smoke\.extras\.spread_image"):
+        extras_options(resolve(params_with(tmp_path, {"divnoising-lol": typo}), "divnoising-lol"), "smoke")
+    classical = {
+        "model": "bm3d",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"]},
+        "evaluate": {"smoke": {"extras": {"spread_images": 1}}},
+    }
+    with pytest.raises(ConfigError, match="model 'bm3d' has no evaluation extras options"):
+        extras_options(resolve(params_with(tmp_path, {"bm3d-lol": classical}), "bm3d-lol"), "smoke")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vaerepro.structured import ConfigError, from_mapping
@@ -21,6 +21,8 @@ class EvaluateSettings:
             distance, sharpness, conditional accuracy; FID when its weights exist).
         binarize_seed: seed of the one fixed stochastic binarisation of the test set
             (binarised-MNIST evaluation), so every model sees the same binary test images.
+        extras: knobs of the model's own evaluation extras (:mod:`vaerepro.evaluation.extras`),
+            checked against its ``options_class`` when the experiment is resolved.
     """
 
     test_count: int | None = None
@@ -28,6 +30,7 @@ class EvaluateSettings:
     batch_size: int = 100
     sample_count: int = 10000
     binarize_seed: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in ("importance_samples", "batch_size", "sample_count"):

@@ -19,15 +19,17 @@ import torch
 
 from vaerepro.config import Params
 from vaerepro.evaluation.classifier import load_classifier
+from vaerepro.evaluation.extras import evaluation_for
 from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative
 from vaerepro.experiment.provenance import count_parameters, provenance_for
-from vaerepro.experiment.resolve import ResolvedExperiment
+from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.models.base import RESTORATION_TASKS
 from vaerepro.records import MetricsRecord
+from vaerepro.structured import ConfigError, from_mapping
 from vaerepro.training import CHECKPOINT_NAME, load_model
 from vaerepro.training.device import choose_device
 from vaerepro.training.seeding import seed_everything
@@ -50,6 +52,7 @@ def evaluate_experiment(
 ) -> MetricsRecord:
     """Load ``models/<experiment>/checkpoint.pt``, score it by the experiment's task, return the record."""
     started = time.perf_counter()
+    options = extras_options(experiment, params.profile)  # fail before any work
     device = choose_device()
     checkpoint = models_root / experiment.name / CHECKPOINT_NAME
     model = load_model(checkpoint, map_location=device).to(device).eval()
@@ -62,7 +65,7 @@ def evaluate_experiment(
             model,
             experiment,
             seed=params.seed,
-            profile=params.profile,
+            extras_options=options,
             device=device,
             figure_dir=figure_dir,
             reports_root=reports_root,
@@ -78,6 +81,27 @@ def evaluate_experiment(
         parameter_count=count_parameters(model),
     )
     return MetricsRecord(provenance, evaluated.metrics, evaluated.figures)
+
+
+def extras_options(experiment: ResolvedExperiment, profile: str) -> Any:
+    """The model's evaluation-extras options, parsed from ``evaluate.<profile>.extras`` (None: it takes none).
+
+    Parsed here, at the start of ``evaluate@``, not when the experiment is resolved: training
+    then does not import the evaluation extras, so a change to a figure does not re-run it.
+    """
+    model, mapping = experiment.model, experiment.evaluate.extras
+    path = f"{experiment.params_key}.evaluate.{profile}.extras"
+    options_type = evaluation_for(model).options_class
+    if options_type is None:
+        if mapping:
+            raise ConfigError(f"'{path}' in {SOURCE}: model '{model}' has no evaluation extras options; remove it")
+        return None
+    try:
+        return from_mapping(options_type, mapping, path=path, source=SOURCE)
+    except ConfigError:
+        raise
+    except ValueError as error:  # a range check of the options dataclass
+        raise ConfigError(f"'{path}' in {SOURCE}: {error}") from None
 
 
 def _evaluate_generation(

@@ -173,8 +173,8 @@ def evaluate_restoration(
     experiment: ResolvedExperiment,
     *,
     seed: int,
-    profile: str,
     device: torch.device,
+    extras_options: Any = None,
     figure_dir: Path,
     reports_root: Path,
 ) -> RestorationEvaluation:
@@ -257,7 +257,7 @@ def evaluate_restoration(
             reports_root=reports_root,
             device=device,
             seed=seed,
-            profile=profile,
+            options=extras_options,
         ),
     )
     metrics.update(extras.metrics)

@@ -47,7 +47,8 @@ class RestorationContext:
         reports_root: figure paths in the record are relative to this (``reports/``).
         device: the device the model is on.
         seed: evaluation seed (params ``seed``).
-        profile: ``smoke`` or ``full`` (extras may use fewer samples in smoke).
+        options: the model's extras options (its :attr:`ModelEvaluation.options_class`, parsed from
+            ``experiments.<name>.evaluate.<profile>.extras``); None when it has none.
     """
 
     inputs: np.ndarray
@@ -58,7 +59,7 @@ class RestorationContext:
     reports_root: Path
     device: torch.device
     seed: int
-    profile: str
+    options: Any = None
 
 
 @dataclass
@@ -78,7 +79,13 @@ def grid_rows(images: torch.Tensor, rows: int, columns: int = GRID_COLUMNS) -> l
 
 class ModelEvaluation:
     """Hooks of one model name's evaluation. Subclass, override what differs, and register it
-    with :func:`vaerepro.evaluation.extras.register_evaluation`."""
+    with :func:`vaerepro.evaluation.extras.register_evaluation`.
+
+    ``options_class``: a frozen dataclass of the extras' own knobs (sample counts of a figure, ...),
+    read from ``experiments.<name>.evaluate.<profile>.extras`` in params.yaml; None: no knobs.
+    """
+
+    options_class: type | None = None
 
     # -- generation (models with task "generation") -------------------------------------------
 

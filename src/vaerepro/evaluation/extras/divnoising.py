@@ -13,12 +13,13 @@ Figure ``posterior_samples.png``: one row per crop — noisy input, four posteri
 their mean over all ``count`` samples, the per-pixel std map (mean over channels, scaled so
 that the row's largest std is white) and the reference.
 
-Cost: ``count`` = 8 samples of 1 crop in the ``smoke`` profile, 64 samples of 2 crops in
-``full``; the crops are at most 128 x 128, so this takes seconds even on a CPU.
+Cost: ``spread_samples`` samples of ``spread_images`` crops (params.yaml, per profile:
+``evaluate.<profile>.extras``; 8 of 1 in smoke, 64 of 2 in full); the crops are at most 128 x 128, so this takes seconds even on a CPU.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +36,28 @@ if TYPE_CHECKING:
 
 CROP_SIZE = 128
 SAMPLES_SHOWN = 4
-SETTINGS = {"smoke": {"images": 1, "count": 8}, "full": {"images": 2, "count": 64}}
+
+
+@dataclass(frozen=True)
+class PosteriorSpreadOptions:
+    """``experiments.<divnoising experiment>.evaluate.<profile>.extras``.
+
+    Attributes:
+        spread_images: how many of the first test inputs are sampled (one figure row each).
+        spread_samples: decoded posterior samples per input (>= 2: a standard deviation needs two).
+    """
+
+    spread_images: int = 2
+    spread_samples: int = 64
+
+    def __post_init__(self) -> None:
+        if self.spread_images < 1 or self.spread_samples < 2:
+            raise ValueError(
+                f"spread_images must be >= 1 and spread_samples >= 2, got {self.spread_images} and "
+                f"{self.spread_samples}"
+            )
+
+
 FIGURE_NAME = "posterior_samples.png"
 
 
@@ -52,6 +74,8 @@ def _centre_crop(image: np.ndarray, multiple: int) -> np.ndarray | None:
 
 @register_evaluation("divnoising")
 class DivNoisingEvaluation(ModelEvaluation):
+    options_class = PosteriorSpreadOptions
+
     def restoration_extras(self, model: DivNoising, context: RestorationContext) -> RestorationExtras:
         """Posterior-sample spread and the ``posterior_samples.png`` figure."""
         return posterior_sample_extras(model, context)
@@ -60,8 +84,8 @@ class DivNoisingEvaluation(ModelEvaluation):
 @torch.no_grad()
 def posterior_sample_extras(model: DivNoising, context: RestorationContext) -> RestorationExtras:
     """Metrics ``posterior_sample_spread`` and ``mmse_samples``; figure ``posterior_samples``."""
-    settings = SETTINGS.get(context.profile, SETTINGS["full"])
-    count = settings["count"]
+    settings = context.options or PosteriorSpreadOptions()
+    count = settings.spread_samples
     extras = RestorationExtras()
     extras.metrics["mmse_samples"] = measured(
         model.options.posterior_samples,
@@ -73,7 +97,7 @@ def posterior_sample_extras(model: DivNoising, context: RestorationContext) -> R
     was_training = model.training
     model.eval()
     try:
-        for index in range(min(settings["images"], len(context.inputs))):
+        for index in range(min(settings.spread_images, len(context.inputs))):
             noisy = _centre_crop(np.asarray(context.inputs[index]), model.size_multiple)
             reference = _centre_crop(np.asarray(context.targets[index]), model.size_multiple)
             if noisy is None or reference is None or min(noisy.shape[:2]) < model.minimum_size:
