@@ -368,6 +368,7 @@ def render_html(report: Report) -> str:
             ("generation", "Generation"),
             ("denoising", "Denoising"),
             ("enhancement", "Enhancement"),
+            ("classification", "Classifiers"),
             ("datasets", "Datasets"),
             ("provenance", "Provenance"),
             ("audit", "Audit"),
