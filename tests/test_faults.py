@@ -163,7 +163,7 @@ def test_out_of_range_options_and_settings_name_the_key_and_the_file():
     from vaerepro.structured import ConfigError
 
     with pytest.raises(
-        ConfigError, match=r"'experiments.vae-mnist.options' in params.yaml: vae: latent_dim must be positive, got -4"
+        ConfigError, match=r"^'experiments.vae-mnist.options.latent_dim' in params.yaml must be >= 1, got -4$"
     ):
         build_model(
             "vae",
@@ -173,7 +173,7 @@ def test_out_of_range_options_and_settings_name_the_key_and_the_file():
         )
     with pytest.raises(
         ConfigError,
-        match=r"'experiments.vae-mnist.evaluate.smoke' in params.yaml: .*'test_count' must be >= 2 or null, got -5",
+        match=r"^'experiments.vae-mnist.evaluate.smoke.test_count' in params.yaml must be >= 2 or null, got -5$",
     ):
         parse_evaluate_settings({"test_count": -5}, source="params.yaml", path="experiments.vae-mnist.evaluate.smoke")
 

@@ -144,8 +144,8 @@ def test_seeded_build_is_deterministic():
     [
         ({**TINY, "noise_model": "gaussian_known"}, ValueError, "needs noise_sigma"),
         ({**TINY, "noise_sigma": 25.0}, ValueError, "applies only to noise_model 'gaussian_known'"),
-        ({**TINY, "noise_model": "gaussian_known", "noise_sigma": 0.0}, ValueError, "must be > 0"),
-        ({**TINY, "latent_channels": 0}, ValueError, "latent_channels must be >= 1"),
+        ({**TINY, "noise_model": "gaussian_known", "noise_sigma": 0.0}, ConfigError, "'noise_sigma' must be > 0"),
+        ({**TINY, "latent_channels": 0}, ConfigError, "'latent_channels' must be >= 1, got 0"),
         ({**TINY, "noise_model": "poisson"}, ConfigError, "noise_model"),
         ({**TINY, "latent_dim": 3}, ConfigError, "latent_dim"),
     ],

@@ -121,7 +121,7 @@ def test_seeded_build_is_deterministic():
 
 
 def test_bad_options_fail_clearly():
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ConfigError, match="'temperature' must be > 0, got 0.0"):
         make(temperature=0.0)
     with pytest.raises(ConfigError):
         make(contrastive_form="triplet")

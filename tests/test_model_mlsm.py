@@ -121,7 +121,7 @@ def test_seeded_build_is_deterministic():
 
 
 def test_bad_options_fail_clearly():
-    with pytest.raises(ValueError, match="kl_weight must be >= 0"):
+    with pytest.raises(ConfigError, match="'kl_weight' must be >= 0, got -1.0"):
         make(kl_weight=-1.0)
     with pytest.raises(ConfigError):
         make(latent_mapping_wieght=1.0)

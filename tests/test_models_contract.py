@@ -181,7 +181,7 @@ def test_importance_weighted_bound_tightens_and_k1_is_the_elbo(case):
         ("two_stage_vae", {"image_shape": [1, 28, 28], "num_downsamplings": 3}, "not divisible"),
         ("classifier", {"image_shape": [1, 30, 30]}, "not divisible"),
         ("cvae", {"image_shape": [1, 27, 27], "condition": "quadrant"}, "even image height"),
-        ("vae", {"latent_dim": 0}, "latent_dim must be positive"),
+        ("vae", {"latent_dim": 0}, "'latent_dim' must be >= 1, got 0"),
     ],
 )
 def test_impossible_image_size_fails_at_construction(name, options, message):

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
-from vaerepro.structured import ConfigError, from_mapping
+from vaerepro.structured import ConfigError, check_ranges, from_mapping, ranged
 
 Profile = Literal["smoke", "full"]
 PROFILES: tuple[str, ...] = ("smoke", "full")
@@ -161,8 +161,11 @@ class FidParams:
     """
 
     reference: dict[str, FidReferenceParams] = field(default_factory=empty_mapping)
-    count: dict[str, int] = field(default_factory=empty_mapping)
-    batch_size: int = 50
+    count: dict[str, int] = ranged(default_factory=empty_mapping, minimum=2)  # a covariance needs two images
+    batch_size: int = ranged(50, minimum=1)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     def count_for(self, profile: str) -> int:
         if profile not in self.count:
@@ -226,7 +229,7 @@ def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | No
     names the file that holds the offending key.
 
     Raises:
-        ConfigError: a file is missing, not YAML, or has an unknown/missing/mistyped key.
+        ConfigError: a file is missing, not YAML, or has an unknown/missing/mistyped/out-of-range key.
     """
     path = Path(path)
     datasets_path = path.parent / DATASETS_FILE if datasets_path is None else Path(datasets_path)
@@ -256,15 +259,9 @@ def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | No
             raise ConfigError(
                 f"'fid.reference.{name}' in {source} names no dataset defined under 'datasets' in {datasets_source}"
             )
-    for profile, count in params.fid.count.items():
+    for profile in params.fid.count:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile 'fid.count.{profile}' in {source}; profiles are: {', '.join(PROFILES)}")
-        if count < 2:
-            raise ConfigError(
-                f"'fid.count.{profile}' in {source} must be >= 2 (a covariance needs two images), got {count}"
-            )
-    if params.fid.batch_size < 1:
-        raise ConfigError(f"'fid.batch_size' in {source} must be >= 1, got {params.fid.batch_size}")
     for name, experiment in params.experiments.items():
         if "-" not in name or name.rsplit("-", 1)[1] != experiment.dataset:
             raise ConfigError(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaerepro.structured import ConfigError, from_mapping
+from vaerepro.structured import check_ranges, from_mapping, ranged
 
 
 @dataclass(frozen=True)
@@ -25,26 +25,17 @@ class EvaluateSettings:
             checked against its ``options_class`` when the experiment is resolved.
     """
 
-    test_count: int | None = None
-    importance_samples: int = 5000
-    batch_size: int = 100
-    sample_count: int = 10000
+    test_count: int | None = ranged(None, minimum=2)
+    importance_samples: int = ranged(5000, minimum=1)
+    batch_size: int = ranged(100, minimum=1)
+    sample_count: int = ranged(10000, minimum=1)
     binarize_seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key in ("importance_samples", "batch_size", "sample_count"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"evaluate setting '{key}' must be >= 1, got {getattr(self, key)}")
-        if self.test_count is not None and self.test_count < 2:
-            raise ConfigError(f"evaluate setting 'test_count' must be >= 2 or null, got {self.test_count}")
+        check_ranges(self)  # settings built directly; parsed ones were checked with their key path
 
 
 def parse_evaluate_settings(mapping: Mapping[str, Any], *, source: str | None, path: str) -> EvaluateSettings:
     """Strictly parse an ``evaluate`` section; a range error names the key path and the file."""
-    try:
-        return from_mapping(EvaluateSettings, mapping, path=path, source=source)
-    except ConfigError as error:
-        if path and path not in str(error):  # raised by __post_init__, which knows no path
-            raise ConfigError(f"'{path}'{f' in {source}' if source else ''}: {error}") from None
-        raise
+    return from_mapping(EvaluateSettings, mapping, path=path, source=source)

@@ -31,7 +31,7 @@ from torch import nn
 
 from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.phases import OptimizerGroup, Phase
-from vaerepro.structured import to_plain
+from vaerepro.structured import check_ranges, to_plain
 
 TASKS = ("generation", "denoising", "enhancement", "classification")
 RESTORATION_TASKS = ("denoising", "enhancement")
@@ -50,6 +50,9 @@ class RegisteredModel(nn.Module):
 
     def __init__(self, options: Any) -> None:
         super().__init__()
+        # Options parsed from params.yaml were range-checked with their key path; this catches
+        # options built directly (tests, code) with the same declared ranges (ConfigError).
+        check_ranges(options)
         self.options = options
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

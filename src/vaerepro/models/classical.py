@@ -40,33 +40,38 @@ from vaerepro.baselines.enhance import (
 )
 from vaerepro.models.registry import register
 from vaerepro.models.restoration import RestorationModel
+from vaerepro.structured import ranged
 
 
 @dataclass(frozen=True)
 class ClassicalOptions:
     """Options shared by the parameter-free methods: only the image shape (from the data)."""
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
 
 
 @dataclass(frozen=True)
 class DenoiserOptions:
-    """``noise_sigma``: fixed σ on the 0–255 scale, or null to estimate it per image."""
+    """``noise_sigma``: fixed σ on the 0–255 scale (0: nothing to remove), or null to estimate it per image."""
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    noise_sigma: float | None = None
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    noise_sigma: float | None = ranged(None, minimum=0)
 
 
 @dataclass(frozen=True)
 class GammaOptions:
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    target_mean: float = 0.5
+    """``target_mean``: the mean luma the gamma maps to; γ = ln(target) / ln(mean) needs it in (0, 1)."""
+
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    target_mean: float = ranged(0.5, above=0, below=1)
 
 
 @dataclass(frozen=True)
 class CLAHEOptions:
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    clip_limit: float = CLAHE_CLIP_LIMIT
+    """``clip_limit``: scikit-image's normalised clip limit, in [0, 1]."""
+
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    clip_limit: float = ranged(CLAHE_CLIP_LIMIT, minimum=0, maximum=1)
 
 
 class ClassicalMethod(RestorationModel):
@@ -77,7 +82,8 @@ class ClassicalMethod(RestorationModel):
     rgb_only: ClassVar[bool] = False
 
     def __init__(self, options) -> None:
-        super().__init__(options)
+        super().__init__(options)  # checks the declared ranges
+        # Not a range: which channel counts work depends on the method (rgb_only).
         if self.rgb_only and self.channels != 3:
             raise ValueError(
                 f"{self.registered_name}: works on RGB images, but image_shape has {self.channels} channel(s)"

@@ -21,17 +21,17 @@ from torch import nn
 from vaerepro.models.base import RegisteredModel
 from vaerepro.models.networks import check_image_shape
 from vaerepro.models.registry import register
-from vaerepro.models.vae import check_positive
+from vaerepro.structured import ranged
 
 
 @dataclass(frozen=True)
 class ClassifierOptions:
     """Options of ``model: classifier``."""
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    num_classes: int = 10
-    hidden_channels: int = 32
-    feature_dim: int = 128
+    image_shape: tuple[int, int, int] = ranged((1, 28, 28), minimum=1)
+    num_classes: int = ranged(10, minimum=1)
+    hidden_channels: int = ranged(32, minimum=1)
+    feature_dim: int = ranged(128, minimum=1)
 
 
 @register("classifier", ClassifierOptions)
@@ -39,13 +39,7 @@ class Classifier(RegisteredModel):
     task = "classification"
 
     def __init__(self, options: ClassifierOptions) -> None:
-        super().__init__(options)
-        check_positive(
-            "classifier",
-            num_classes=options.num_classes,
-            hidden_channels=options.hidden_channels,
-            feature_dim=options.feature_dim,
-        )
+        super().__init__(options)  # checks the declared ranges
         # Two 2x2 max-pools: height and width must be multiples of 4.
         check_image_shape("classifier", options.image_shape, 4)
         channels, height, width = options.image_shape

@@ -52,7 +52,7 @@ from vaerepro.models.distributions import DiagonalGaussian, standard_normal
 from vaerepro.models.image_likelihood import LikelihoodName, PixelLikelihood, VarianceKind
 from vaerepro.models.networks import mlp
 from vaerepro.models.registry import register
-from vaerepro.models.vae import check_positive
+from vaerepro.structured import ranged
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,16 @@ class CVAEOptions:
     """Options of ``model: cvae`` (``num_classes`` is used by ``condition: label`` only,
     ``given_quadrants`` by ``condition: quadrant`` only)."""
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
+    image_shape: tuple[int, int, int] = ranged((1, 28, 28), minimum=1)
     condition: Literal["label", "quadrant"] = "label"
-    num_classes: int = 10
+    num_classes: int = ranged(10, minimum=1)
     given_quadrants: Literal[1, 2, 3] = 1
-    latent_dim: int = 32
-    hidden_units: int = 500
-    num_hidden_layers: int = 2
+    latent_dim: int = ranged(32, minimum=1)
+    hidden_units: int = ranged(500, minimum=1)
+    num_hidden_layers: int = ranged(2, minimum=0)
     likelihood: LikelihoodName = "bernoulli"
     decoder_variance: VarianceKind = "scalar"
-    kl_weight: float = 1.0
+    kl_weight: float = ranged(1.0, minimum=0)
 
 
 def given_quadrant_mask(image_shape: tuple[int, int, int], given_quadrants: int) -> torch.Tensor:
@@ -89,15 +89,8 @@ def given_quadrant_mask(image_shape: tuple[int, int, int], given_quadrants: int)
 @register("cvae", CVAEOptions)
 class CVAE(LatentVariableModel):
     def __init__(self, options: CVAEOptions) -> None:
-        super().__init__(options)
-        check_positive(
-            "cvae", latent_dim=options.latent_dim, hidden_units=options.hidden_units, num_classes=options.num_classes
-        )
-        if options.num_hidden_layers < 0:
-            raise ValueError(f"cvae: num_hidden_layers must be >= 0, got {options.num_hidden_layers}")
+        super().__init__(options)  # checks the declared ranges
         channels, height, width = options.image_shape
-        if min(options.image_shape) < 1:
-            raise ValueError(f"cvae: image_shape must be positive (channels, height, width), got {options.image_shape}")
         self.latent_dim = options.latent_dim
         self.image_shape = options.image_shape
         self.condition = options.condition

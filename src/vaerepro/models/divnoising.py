@@ -86,6 +86,7 @@ from vaerepro.models.noise_models import (
 )
 from vaerepro.models.registry import register
 from vaerepro.models.restoration import RestorationModel
+from vaerepro.structured import ranged
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -113,17 +114,17 @@ class DivNoisingOptions:
     are averaged for the MMSE estimate of ``enhance``; ``sample_seed`` seeds them.
     """
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    hidden_channels: int = 32
-    convolutions_per_level: int = 2
-    num_downsamplings: int = 2
-    latent_channels: int = 64
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    hidden_channels: int = ranged(32, minimum=1)
+    convolutions_per_level: int = ranged(2, minimum=1)
+    num_downsamplings: int = ranged(2, minimum=0)
+    latent_channels: int = ranged(64, minimum=1)
     noise_model: Literal["gaussian_known", "estimated"] = "estimated"
-    noise_sigma: float | None = None
-    noise_estimate_radius: int = 2
-    posterior_samples: int = 100
+    noise_sigma: float | None = ranged(None, above=0)
+    noise_estimate_radius: int = ranged(2, minimum=1)
+    posterior_samples: int = ranged(100, minimum=1)
     sample_seed: int = 0
-    kl_weight: float = 1.0
+    kl_weight: float = ranged(1.0, minimum=0)
 
 
 def _convolutions(channels_in: int, channels_out: int, count: int) -> list[nn.Module]:
@@ -145,25 +146,8 @@ class DivNoising(RestorationModel):
     supervised = False
 
     def __init__(self, options: DivNoisingOptions) -> None:
-        super().__init__(options)
-        channels, height, width = options.image_shape
-        if min(channels, height, width) < 1:
-            raise ValueError(
-                f"divnoising: image_shape must be positive (channels, height, width), got {options.image_shape}"
-            )
-        for name in (
-            "hidden_channels",
-            "convolutions_per_level",
-            "latent_channels",
-            "posterior_samples",
-            "noise_estimate_radius",
-        ):
-            if getattr(options, name) < 1:
-                raise ValueError(f"divnoising: {name} must be >= 1, got {getattr(options, name)}")
-        if options.num_downsamplings < 0:
-            raise ValueError(f"divnoising: num_downsamplings must be >= 0, got {options.num_downsamplings}")
-        if options.kl_weight < 0:
-            raise ValueError(f"divnoising: kl_weight must be >= 0, got {options.kl_weight}")
+        super().__init__(options)  # checks the declared ranges
+        channels = options.image_shape[0]
         self.noise_model: NoiseModel = self._build_noise_model(options)
 
         encoder: list[nn.Module] = []
@@ -196,11 +180,10 @@ class DivNoising(RestorationModel):
 
     @staticmethod
     def _build_noise_model(options: DivNoisingOptions) -> NoiseModel:
+        # Not ranges: whether noise_sigma is needed depends on noise_model (its range, > 0, is declared).
         if options.noise_model == "gaussian_known":
             if options.noise_sigma is None:
                 raise ValueError("divnoising: noise_model 'gaussian_known' needs noise_sigma (0-255 scale, e.g. 25)")
-            if not options.noise_sigma > 0:
-                raise ValueError(f"divnoising: noise_sigma must be > 0 (0-255 scale), got {options.noise_sigma}")
             return GaussianNoiseModel(options.noise_sigma / 255.0)
         if options.noise_sigma is not None:
             raise ValueError(

@@ -85,6 +85,7 @@ from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.registry import register
 from vaerepro.models.residual_blocks import ResidualBlock, initialise
 from vaerepro.models.restoration import RestorationModel
+from vaerepro.structured import ranged
 
 # Initial scale of the last convolution of each residual branch (see ``initialise``).
 # Log-variances are clamped to this range so exp() cannot overflow early in training.
@@ -96,21 +97,21 @@ _RATIO_EPSILON = 1e-7
 class LACLOptions:
     """Options of ``model: lacl`` (weights multiply the loss terms of the same name)."""
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    hidden_channels: int = 32
-    num_downsamplings: int = 2
-    latent_channels: int = 16
-    residual_blocks: int = 1
-    multi_scale_dilations: tuple[int, ...] = (1, 2, 4)
-    region_grid: int = 4
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    hidden_channels: int = ranged(32, minimum=1)
+    num_downsamplings: int = ranged(2, minimum=0)
+    latent_channels: int = ranged(16, minimum=1)
+    residual_blocks: int = ranged(1, minimum=0)
+    multi_scale_dilations: tuple[int, ...] = ranged((1, 2, 4), minimum=1)
+    region_grid: int = ranged(4, minimum=1)
     skip_connections: bool = False
-    reconstruction_weight: float = 1.0
-    kl_weight: float = 1e-2
-    contrastive_weight: float = 0.1
-    temperature: float = 0.1
+    reconstruction_weight: float = ranged(1.0, minimum=0)
+    kl_weight: float = ranged(1e-2, minimum=0)
+    contrastive_weight: float = ranged(0.1, minimum=0)
+    temperature: float = ranged(0.1, above=0)
     contrastive_form: Literal["infonce", "l1_ratio"] = "infonce"
     embedding: Literal["encoder_latent", "light_encoder"] = "encoder_latent"
-    embedding_channels: int = 32
+    embedding_channels: int = ranged(32, minimum=1)
 
 
 class AttentionMultiScale(nn.Module):
@@ -219,33 +220,6 @@ class LightEncoder(nn.Module):
         return self.projection(self.features(images).mean(dim=(2, 3)))
 
 
-def _check_options(options: LACLOptions) -> None:
-    positive = {
-        "hidden_channels": options.hidden_channels,
-        "latent_channels": options.latent_channels,
-        "region_grid": options.region_grid,
-        "embedding_channels": options.embedding_channels,
-        "image_shape[0] (channels)": options.image_shape[0],
-    }
-    for name, value in positive.items():
-        if value < 1:
-            raise ValueError(f"lacl: {name} must be >= 1, got {value}")
-    if options.temperature <= 0:
-        raise ValueError(f"lacl: temperature must be > 0, got {options.temperature}")
-    if not options.multi_scale_dilations or min(options.multi_scale_dilations) < 1:
-        raise ValueError(f"lacl: multi_scale_dilations must be positive integers, got {options.multi_scale_dilations}")
-    non_negative = {
-        "num_downsamplings": options.num_downsamplings,
-        "residual_blocks": options.residual_blocks,
-        "reconstruction_weight": options.reconstruction_weight,
-        "kl_weight": options.kl_weight,
-        "contrastive_weight": options.contrastive_weight,
-    }
-    for name, value in non_negative.items():
-        if value < 0:
-            raise ValueError(f"lacl: {name} must be >= 0, got {value}")
-
-
 def infonce(
     anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, temperature: float
 ) -> torch.Tensor:
@@ -277,8 +251,9 @@ class LightAwareContrastiveVAE(RestorationModel):
     supervised = True
 
     def __init__(self, options: LACLOptions) -> None:
-        super().__init__(options)
-        _check_options(options)
+        super().__init__(options)  # checks the declared ranges (each dilation >= 1)
+        if not options.multi_scale_dilations:  # not a range: the tuple's length
+            raise ValueError("lacl: multi_scale_dilations needs at least one dilation, got ()")
         channels, hidden = options.image_shape[0], options.hidden_channels
         widths = [hidden * 2 ** min(level, 2) for level in range(options.num_downsamplings + 1)]
         blocks = options.residual_blocks

@@ -88,6 +88,7 @@ from vaerepro.models.distributions import DiagonalGaussian
 from vaerepro.models.registry import register
 from vaerepro.models.residual_blocks import ResidualBlock, initialise
 from vaerepro.models.restoration import RestorationModel
+from vaerepro.structured import ranged
 
 # Initial scale of the last convolution of each residual branch (see ``initialise``).
 # Log-variances are clamped to this range so exp() cannot overflow early in training.
@@ -98,21 +99,21 @@ _LOG_VARIANCE_RANGE = (-12.0, 8.0)
 class MLSMOptions:
     """Options of ``model: mlsm`` (weights multiply the loss terms of the same name)."""
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    num_levels: int = 3
-    hidden_channels: int = 32
-    latent_channels: int = 8
-    residual_blocks: int = 1
-    mapping_channels: int = 32
-    mapping_residual_blocks: int = 2
-    kl_weight: float = 1e-2
-    dark_reconstruction_weight: float = 1.0
-    normal_reconstruction_weight: float = 1.0
-    latent_mapping_weight: float = 1.0
-    enhancement_reconstruction_weight: float = 1.0
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    num_levels: int = ranged(3, minimum=1)
+    hidden_channels: int = ranged(32, minimum=1)
+    latent_channels: int = ranged(8, minimum=1)
+    residual_blocks: int = ranged(1, minimum=0)
+    mapping_channels: int = ranged(32, minimum=1)
+    mapping_residual_blocks: int = ranged(2, minimum=0)
+    kl_weight: float = ranged(1e-2, minimum=0)
+    dark_reconstruction_weight: float = ranged(1.0, minimum=0)
+    normal_reconstruction_weight: float = ranged(1.0, minimum=0)
+    latent_mapping_weight: float = ranged(1.0, minimum=0)
+    enhancement_reconstruction_weight: float = ranged(1.0, minimum=0)
     stop_gradient_to_vaes: bool = True
-    closeup_crop_size: int = 64
-    closeup_zoom: int = 4
+    closeup_crop_size: int = ranged(64, minimum=1)
+    closeup_zoom: int = ranged(4, minimum=1)
 
 
 def _posterior(parameters: torch.Tensor) -> DiagonalGaussian:
@@ -231,33 +232,6 @@ def _require_reference(name: str, degraded: torch.Tensor, clean: torch.Tensor | 
     return clean
 
 
-def _check_options(options: MLSMOptions) -> None:
-    positive = {
-        "num_levels": options.num_levels,
-        "hidden_channels": options.hidden_channels,
-        "latent_channels": options.latent_channels,
-        "mapping_channels": options.mapping_channels,
-        "closeup_crop_size": options.closeup_crop_size,
-        "closeup_zoom": options.closeup_zoom,
-        "image_shape[0] (channels)": options.image_shape[0],
-    }
-    for name, value in positive.items():
-        if value < 1:
-            raise ValueError(f"mlsm: {name} must be >= 1, got {value}")
-    non_negative = {
-        "residual_blocks": options.residual_blocks,
-        "mapping_residual_blocks": options.mapping_residual_blocks,
-        "kl_weight": options.kl_weight,
-        "dark_reconstruction_weight": options.dark_reconstruction_weight,
-        "normal_reconstruction_weight": options.normal_reconstruction_weight,
-        "latent_mapping_weight": options.latent_mapping_weight,
-        "enhancement_reconstruction_weight": options.enhancement_reconstruction_weight,
-    }
-    for name, value in non_negative.items():
-        if value < 0:
-            raise ValueError(f"mlsm: {name} must be >= 0, got {value}")
-
-
 @register("mlsm", MLSMOptions)
 class MultiLatentMapping(RestorationModel):
     """Two multi-level VAEs (compressed dark, normal light) and per-level latent mappings."""
@@ -267,8 +241,7 @@ class MultiLatentMapping(RestorationModel):
     supervised = True
 
     def __init__(self, options: MLSMOptions) -> None:
-        super().__init__(options)
-        _check_options(options)
+        super().__init__(options)  # checks the declared ranges
         vae_arguments = (
             options.image_shape[0],
             options.hidden_channels,

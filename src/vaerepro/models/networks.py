@@ -16,10 +16,12 @@ _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
 def check_image_shape(model_name: str, image_shape: tuple[int, int, int], downsampling_factor: int) -> None:
-    """Fail at construction when the architecture cannot take ``image_shape``."""
-    channels, height, width = image_shape
-    if channels < 1 or height < 1 or width < 1:
-        raise ValueError(f"{model_name}: image_shape must be positive (channels, height, width), got {image_shape}")
+    """Fail at construction when the architecture cannot take ``image_shape``.
+
+    Not a declared range (:func:`vaerepro.structured.ranged`): divisibility depends on another
+    option (``num_downsamplings``). That every entry is >= 1 is the options' declared range.
+    """
+    _, height, width = image_shape
     if height % downsampling_factor or width % downsampling_factor:
         raise ValueError(
             f"{model_name}: image size {height}x{width} is not divisible by the downsampling factor "

@@ -6,8 +6,11 @@ A model class registers itself with its name and its frozen options dataclass::
     class VAE(GenerativeModel): ...
 
 :func:`build_model` validates the plain options mapping from ``params.yaml`` against that
-dataclass (via :func:`vaerepro.structured.from_mapping`, so an unknown or mistyped key fails
-with its key path before any work) and constructs the model. Checkpoints store the name and
+dataclass (via :func:`vaerepro.structured.from_mapping`, so an unknown, mistyped or out-of-range
+key fails with its key path before any work) and constructs the model. An option's range is
+declared on its field, ``latent_dim: int = ranged(16, minimum=1)``
+(:func:`vaerepro.structured.ranged`), never checked by hand in the constructor; what stays in a
+constructor is what a range cannot say (options that must agree with each other). Checkpoints store the name and
 the options as plain data, so a model can be rebuilt from a checkpoint alone.
 """
 
@@ -95,9 +98,11 @@ def build_model(
             caller's global RNG state, so the same seed always gives the same initial weights.
 
     Raises:
-        ConfigError: unknown model name (listing the registered ones) or bad options.
+        ConfigError: unknown model name (listing the registered ones), bad options, or an
+            option outside the range its field declares (:func:`vaerepro.structured.ranged`).
         ValueError: options the architecture cannot take (e.g. an image size that is not
-            divisible by the downsampling factor), raised at construction.
+            divisible by the downsampling factor), raised at construction; prefixed with
+            ``path`` (as a ConfigError) when ``path`` is given.
     """
     cls, options_type = _lookup(name, source, path)
     parsed = options if isinstance(options, options_type) else parse_options(name, options, source=source, path=path)
@@ -109,7 +114,7 @@ def build_model(
             return cls(parsed)
     except ConfigError:
         raise
-    except ValueError as error:  # a range check in the model's constructor: name where the value came from
+    except ValueError as error:  # a cross-option check in the model's constructor: name where the options came from
         if not path:
             raise
         raise ConfigError(f"'{path}'{f' in {source}' if source else ''}: {error}") from error

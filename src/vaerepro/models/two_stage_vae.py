@@ -49,7 +49,7 @@ from vaerepro.models.distributions import (
 from vaerepro.models.networks import ConvDecoder, ConvEncoder, check_image_shape, mlp
 from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.models.registry import register
-from vaerepro.models.vae import check_positive
+from vaerepro.structured import ranged
 
 STAGES = ("stage1", "stage2")
 
@@ -58,29 +58,19 @@ STAGES = ("stage1", "stage2")
 class TwoStageVAEOptions:
     """Options of ``model: two_stage_vae``."""
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 64
-    hidden_channels: int = 32
-    num_downsamplings: int = 2
-    second_stage_hidden_units: int = 1024
-    second_stage_hidden_layers: int = 3
-    first_stage_fraction: float = 0.5
+    image_shape: tuple[int, int, int] = ranged((1, 28, 28), minimum=1)
+    latent_dim: int = ranged(64, minimum=1)
+    hidden_channels: int = ranged(32, minimum=1)
+    num_downsamplings: int = ranged(2, minimum=0)
+    second_stage_hidden_units: int = ranged(1024, minimum=1)
+    second_stage_hidden_layers: int = ranged(3, minimum=0)
+    first_stage_fraction: float = ranged(0.5, above=0, below=1)
 
 
 @register("two_stage_vae", TwoStageVAEOptions)
 class TwoStageVAE(LatentVariableModel):
     def __init__(self, options: TwoStageVAEOptions) -> None:
-        super().__init__(options)
-        check_positive(
-            "two_stage_vae",
-            latent_dim=options.latent_dim,
-            hidden_channels=options.hidden_channels,
-            second_stage_hidden_units=options.second_stage_hidden_units,
-        )
-        if not 0.0 < options.first_stage_fraction < 1.0:
-            raise ValueError(
-                f"two_stage_vae: first_stage_fraction must be in (0, 1), got {options.first_stage_fraction}"
-            )
+        super().__init__(options)  # checks the declared ranges
         check_image_shape("two_stage_vae", options.image_shape, 2**options.num_downsamplings)
         self.latent_dim = options.latent_dim
         self.image_shape = options.image_shape

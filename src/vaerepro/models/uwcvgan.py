@@ -102,6 +102,7 @@ from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.models.registry import register
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.models.vector_quantizer import CapsuleBottleneck, QuantizerOutput, VectorQuantizer
+from vaerepro.structured import ranged
 
 _GROUP_NORM_EPS = 1e-6
 
@@ -110,63 +111,43 @@ _GROUP_NORM_EPS = 1e-6
 class UWCVGANOptions:
     """Options of ``model: uwcvgan``; defaults are the authors' configuration (module docstring)."""
 
-    image_shape: tuple[int, int, int] = (3, 256, 256)
+    image_shape: tuple[int, int, int] = ranged((3, 256, 256), minimum=1)
     quantizer: Literal["capsule", "vector"] = "capsule"
-    hidden_channels: int = 128
-    channel_multipliers: tuple[int, ...] = (1, 1, 2, 2, 4)
-    num_downsamplings: int = 4
-    residual_blocks: int = 2
+    hidden_channels: int = ranged(128, minimum=1)
+    channel_multipliers: tuple[int, ...] = ranged((1, 1, 2, 2, 4), minimum=1)
+    num_downsamplings: int = ranged(4, minimum=0)
+    residual_blocks: int = ranged(2, minimum=1)
     attention: bool = True
-    norm_groups: int = 32
-    latent_channels: int = 256
-    capsule_types: int = 32
-    capsule_dim: int = 16
-    capsule_prediction_dim: int = 64
-    routing_iterations: int = 3
-    codebook_size: int = 1024
-    commitment_weight: float = 0.25
-    gradient_weight: float = 1.0
-    perceptual_weight: float = 0.0
-    adversarial_weight: float = 0.8
+    norm_groups: int = ranged(32, minimum=1)
+    latent_channels: int = ranged(256, minimum=1)
+    capsule_types: int = ranged(32, minimum=1)
+    capsule_dim: int = ranged(16, minimum=1)
+    capsule_prediction_dim: int = ranged(64, minimum=1)
+    routing_iterations: int = ranged(3, minimum=1)
+    codebook_size: int = ranged(1024, minimum=1)
+    commitment_weight: float = ranged(0.25, minimum=0)
+    gradient_weight: float = ranged(1.0, minimum=0)
+    perceptual_weight: float = ranged(0.0, minimum=0)
+    adversarial_weight: float = ranged(0.8, minimum=0)
     adaptive_adversarial_weight: bool = True
-    adversarial_start_step: int = 250001
+    adversarial_start_step: int = ranged(250001, minimum=0)
     adversarial_loss: Literal["hinge", "vanilla"] = "hinge"
-    discriminator_channels: int = 64
-    discriminator_layers: int = 3
+    discriminator_channels: int = ranged(64, minimum=1)
+    discriminator_layers: int = ranged(3, minimum=1)
 
 
-def _check_options(options: UWCVGANOptions) -> None:
+def _check_consistency(options: UWCVGANOptions) -> None:
+    """What declared ranges cannot say: options that must agree with each other, and LPIPS."""
+
     def fail(message: str) -> None:
         raise ValueError(f"uwcvgan: {message}")
 
-    if min(options.image_shape) < 1:
-        fail(f"image_shape must be positive (channels, height, width), got {options.image_shape}")
-    positive = {
-        "hidden_channels": options.hidden_channels,
-        "residual_blocks": options.residual_blocks,
-        "norm_groups": options.norm_groups,
-        "latent_channels": options.latent_channels,
-        "capsule_types": options.capsule_types,
-        "capsule_dim": options.capsule_dim,
-        "capsule_prediction_dim": options.capsule_prediction_dim,
-        "routing_iterations": options.routing_iterations,
-        "codebook_size": options.codebook_size,
-        "discriminator_channels": options.discriminator_channels,
-        "discriminator_layers": options.discriminator_layers,
-    }
-    for name, value in positive.items():
-        if value < 1:
-            fail(f"{name} must be >= 1, got {value}")
-    if options.num_downsamplings < 0:
-        fail(f"num_downsamplings must be >= 0, got {options.num_downsamplings}")
     if len(options.channel_multipliers) != options.num_downsamplings + 1:
         fail(
             f"channel_multipliers {options.channel_multipliers} has {len(options.channel_multipliers)} levels but "
             f"num_downsamplings = {options.num_downsamplings} needs {options.num_downsamplings + 1} "
             f"(one per resolution level; the paper: (1, 1, 2, 2, 4) with 4 downsamplings)"
         )
-    if min(options.channel_multipliers) < 1:
-        fail(f"channel_multipliers must be >= 1, got {options.channel_multipliers}")
     widths = {options.hidden_channels * multiplier for multiplier in options.channel_multipliers}
     uneven = sorted(width for width in widths if width % options.norm_groups)
     if uneven:
@@ -174,14 +155,7 @@ def _check_options(options: UWCVGANOptions) -> None:
             f"norm_groups = {options.norm_groups} must divide every level width, but {uneven} do not "
             f"(widths are hidden_channels × channel_multipliers)"
         )
-    for name in ("commitment_weight", "gradient_weight", "adversarial_weight"):
-        if getattr(options, name) < 0:
-            fail(f"{name} must be >= 0, got {getattr(options, name)}")
-    if options.adversarial_start_step < 0:
-        fail(f"adversarial_start_step must be >= 0, got {options.adversarial_start_step}")
-    if options.perceptual_weight < 0:
-        fail(f"perceptual_weight must be >= 0, got {options.perceptual_weight}")
-    if options.perceptual_weight > 0:
+    if options.perceptual_weight > 0:  # in range, but unsupported: say why
         fail(
             "perceptual_weight > 0 asks for the LPIPS perceptual loss of the authors' objective, which needs "
             "pretrained VGG16 and LPIPS linear-layer weights; they are not available offline in this project, "
@@ -383,8 +357,8 @@ class UWCVGAN(RestorationModel):
     task = "enhancement"
 
     def __init__(self, options: UWCVGANOptions) -> None:
-        super().__init__(options)
-        _check_options(options)
+        super().__init__(options)  # checks the declared ranges
+        _check_consistency(options)
         latent = options.latent_channels
         self.encoder = Encoder(options, latent)
         if options.quantizer == "capsule":

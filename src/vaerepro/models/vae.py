@@ -38,6 +38,7 @@ from vaerepro.models.distributions import DiagonalGaussian, standard_normal
 from vaerepro.models.image_likelihood import LikelihoodName, PixelLikelihood, VarianceKind
 from vaerepro.models.networks import ConvDecoder, ConvEncoder, check_image_shape, mlp
 from vaerepro.models.registry import register
+from vaerepro.structured import ranged
 
 
 @dataclass(frozen=True)
@@ -48,35 +49,21 @@ class VAEOptions:
     ``hidden_units`` to ``architecture: mlp``.
     """
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    latent_dim: int = 16
+    image_shape: tuple[int, int, int] = ranged((1, 28, 28), minimum=1)
+    latent_dim: int = ranged(16, minimum=1)
     architecture: Literal["conv", "mlp"] = "conv"
-    hidden_channels: int = 32
-    num_downsamplings: int = 2
-    hidden_units: int = 500
+    hidden_channels: int = ranged(32, minimum=1)
+    num_downsamplings: int = ranged(2, minimum=0)
+    hidden_units: int = ranged(500, minimum=1)
     likelihood: LikelihoodName = "bernoulli"
     decoder_variance: VarianceKind = "scalar"
-    kl_weight: float = 1.0
-
-
-def check_positive(model_name: str, **values: float) -> None:
-    for name, value in values.items():
-        if value <= 0:
-            raise ValueError(f"{model_name}: {name} must be positive, got {value}")
+    kl_weight: float = ranged(1.0, minimum=0)
 
 
 @register("vae", VAEOptions)
 class VAE(LatentVariableModel):
     def __init__(self, options: VAEOptions) -> None:
-        super().__init__(options)
-        check_positive(
-            "vae",
-            latent_dim=options.latent_dim,
-            hidden_channels=options.hidden_channels,
-            hidden_units=options.hidden_units,
-        )
-        if options.kl_weight < 0:
-            raise ValueError(f"vae: kl_weight must be >= 0, got {options.kl_weight}")
+        super().__init__(options)  # checks the declared ranges
         self.latent_dim = options.latent_dim
         self.image_shape = options.image_shape
         channels, height, width = options.image_shape

@@ -85,6 +85,7 @@ from torch import nn
 from vaerepro.baselines.denoise import bm3d_denoise, estimate_noise_sigma, nl_means_denoise
 from vaerepro.models.registry import register
 from vaerepro.models.restoration import RestorationModel
+from vaerepro.structured import ranged
 
 PIXEL_SCALE = 255.0  # noise levels are given on the 0–255 scale, images live on [0, 1]
 BM3D_MINIMUM_SIZE = 16  # the bm3d library segfaults on an 8×8 image; 9×9 works, 16 leaves margin
@@ -112,25 +113,26 @@ class ZhengOptions:
         denoiser_sigma: σ given to the denoiser (both uses); null = wavelet-MAD estimate per
             image (the CBM3D baseline's choice); the authors fixed 5 on CC.
         prior_items: crops per batch that get the proximal step and the prior term.
-        prior_crop_size: side of the centre window of those crops (capped at the crop size).
+        prior_crop_size: side of the centre window of those crops (capped at the crop size); at
+            least ``BM3D_MINIMUM_SIZE``.
         output: ``denoised_latent`` (the paper's output, ``D_σ(E(y))``) or ``decoded``
             (``D(D_σ(E(y)))``, an ablation that is not the paper's).
     """
 
-    image_shape: tuple[int, int, int] = (3, 64, 64)
-    base_channels: int = 64
-    num_downsamplings: int = 4
+    image_shape: tuple[int, int, int] = ranged((3, 64, 64), minimum=1)
+    base_channels: int = ranged(64, minimum=1)
+    num_downsamplings: int = ranged(4, minimum=1)
     batch_norm: bool = True
     residual: bool = True
-    latent_noise_sigma: float = 3.0
-    posterior_sigma: float = 1.0
-    likelihood_sigma: float = 1.0
-    admm_penalty: float = 1.0
+    latent_noise_sigma: float = ranged(3.0, above=0)
+    posterior_sigma: float = ranged(1.0, above=0)
+    likelihood_sigma: float = ranged(1.0, above=0)
+    admm_penalty: float = ranged(1.0, above=0)
     denoiser: Literal["bm3d", "nlmeans"] = "bm3d"
     training_denoiser: Literal["bm3d", "nlmeans"] | None = None
-    denoiser_sigma: float | None = None
-    prior_items: int = 4
-    prior_crop_size: int = 32
+    denoiser_sigma: float | None = ranged(None, above=0)
+    prior_items: int = ranged(4, minimum=1)
+    prior_crop_size: int = ranged(32, minimum=BM3D_MINIMUM_SIZE)
     output: Literal["denoised_latent", "decoded"] = "denoised_latent"
 
 
@@ -218,29 +220,13 @@ class ZhengDenoiser(RestorationModel):
     supervised: ClassVar[bool] = False
 
     def __init__(self, options: ZhengOptions) -> None:
-        super().__init__(options)
+        super().__init__(options)  # checks the declared ranges
         channels = int(options.image_shape[0])
+        # Not ranges: a channel count is a choice of two values, and the Literal choices are
+        # checked by from_mapping only, so options built directly are checked here.
         if channels not in (1, 3):
             raise ValueError(
                 f"zheng: the latent has the image's {channels} channel(s), but BM3D/CBM3D denoise 1 or 3 channels"
-            )
-        positive = {
-            "base_channels": options.base_channels,
-            "num_downsamplings": options.num_downsamplings,
-            "latent_noise_sigma": options.latent_noise_sigma,
-            "posterior_sigma": options.posterior_sigma,
-            "likelihood_sigma": options.likelihood_sigma,
-            "admm_penalty": options.admm_penalty,
-            "prior_items": options.prior_items,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"zheng: {name} must be positive, got {value}")
-        if options.denoiser_sigma is not None and not options.denoiser_sigma > 0:
-            raise ValueError(f"zheng: denoiser_sigma must be positive or null (estimate), got {options.denoiser_sigma}")
-        if options.prior_crop_size < BM3D_MINIMUM_SIZE:
-            raise ValueError(
-                f"zheng: prior_crop_size must be at least {BM3D_MINIMUM_SIZE} (BM3D), got {options.prior_crop_size}"
             )
         for name in ("denoiser", "training_denoiser"):
             value = getattr(options, name)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vaerepro.structured import ConfigError, from_mapping
+from vaerepro.structured import check_ranges, from_mapping, ranged
 
 
 @dataclass(frozen=True)
@@ -34,55 +34,24 @@ class TrainSettings:
             ``restoration.crop_size`` for this profile); ignored by other models.
     """
 
-    steps: int
-    batch_size: int = 128
-    learning_rate: float = 1e-3
+    steps: int = ranged(minimum=1)
+    batch_size: int = ranged(128, minimum=1)
+    learning_rate: float = ranged(1e-3, above=0)
     optimizer: Literal["adam", "adagrad"] = "adam"
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    checkpoint_every: int = 1000
-    log_every: int = 50
+    adam_betas: tuple[float, float] = ranged((0.9, 0.999), minimum=0, below=1)
+    weight_decay: float = ranged(0.0, minimum=0)
+    checkpoint_every: int = ranged(1000, minimum=1)
+    log_every: int = ranged(50, minimum=1)
     mixed_precision: bool = False
-    gradient_clip: float | None = None
+    gradient_clip: float | None = ranged(None, above=0)
     dynamic_binarization: bool = False
     progress_bar: bool = True
-    crop_size: int | None = None
+    crop_size: int | None = ranged(None, minimum=1)
 
     def __post_init__(self) -> None:
-        problems = validate(self)
-        if problems:
-            key, message = problems[0]
-            raise ConfigError(f"train setting '{key}' {message}")
-
-
-def validate(settings: TrainSettings) -> list[tuple[str, str]]:
-    """(key, problem) pairs for out-of-range values; empty when the settings are usable."""
-    problems = []
-    for key in ("steps", "batch_size", "checkpoint_every", "log_every"):
-        value = getattr(settings, key)
-        if value < 1:
-            problems.append((key, f"must be >= 1, got {value}"))
-    if settings.learning_rate <= 0:
-        problems.append(("learning_rate", f"must be positive, got {settings.learning_rate}"))
-    if settings.weight_decay < 0:
-        problems.append(("weight_decay", f"must be >= 0, got {settings.weight_decay}"))
-    if settings.gradient_clip is not None and settings.gradient_clip <= 0:
-        problems.append(("gradient_clip", f"must be positive or null, got {settings.gradient_clip}"))
-    if not all(0 <= beta < 1 for beta in settings.adam_betas):
-        problems.append(("adam_betas", f"must lie in [0, 1), got {settings.adam_betas}"))
-    return problems
+        check_ranges(self)  # settings built directly; parsed ones were checked with their key path
 
 
 def parse_train_settings(mapping: Mapping[str, Any], *, source: str | None = None, path: str = "") -> TrainSettings:
-    """Strictly parse a ``train`` section; errors name the key path (``path.key``) and file."""
-    try:
-        return from_mapping(TrainSettings, mapping, path=path, source=source)
-    except ConfigError as error:
-        message = str(error)
-        if path and message.startswith("train setting '"):
-            key = message.split("'")[1]
-            message = message.replace(
-                f"train setting '{key}'", f"'{path}.{key}'" + (f" in {source}" if source else ""), 1
-            )
-            raise ConfigError(message) from None
-        raise
+    """Strictly parse a ``train`` section; errors (range errors too) name the key path and file."""
+    return from_mapping(TrainSettings, mapping, path=path, source=source)
