@@ -207,7 +207,7 @@ def test_evaluation_extras_record_the_spread_and_write_the_figure(tmp_path, opti
 
 
 def test_extras_options_come_from_params_and_are_checked(tmp_path):
-    with pytest.raises(ValueError, match="spread_samples >= 2"):
+    with pytest.raises(ValueError, match="spread_samples' must be >= 2"):
         PosteriorSpreadOptions(spread_images=1, spread_samples=1)
 
 

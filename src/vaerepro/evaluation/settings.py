@@ -22,7 +22,7 @@ class EvaluateSettings:
         binarize_seed: seed of the one fixed stochastic binarisation of the test set
             (binarised-MNIST evaluation), so every model sees the same binary test images.
         extras: knobs of the model's own evaluation extras (:mod:`vaerepro.evaluation.extras`),
-            checked against its ``options_class`` when the experiment is resolved.
+            checked against its ``options_class`` at the start of ``evaluate@``.
     """
 
     test_count: int | None = ranged(None, minimum=2)

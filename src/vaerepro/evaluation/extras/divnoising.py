@@ -30,6 +30,7 @@ from vaerepro.evaluation.extras.base import ModelEvaluation, RestorationContext,
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
 from vaerepro.records import measured, not_measured
+from vaerepro.structured import check_ranges, ranged
 
 if TYPE_CHECKING:
     from vaerepro.models.divnoising import DivNoising
@@ -47,15 +48,11 @@ class PosteriorSpreadOptions:
         spread_samples: decoded posterior samples per input (>= 2: a standard deviation needs two).
     """
 
-    spread_images: int = 2
-    spread_samples: int = 64
+    spread_images: int = ranged(2, minimum=1)
+    spread_samples: int = ranged(64, minimum=2)
 
     def __post_init__(self) -> None:
-        if self.spread_images < 1 or self.spread_samples < 2:
-            raise ValueError(
-                f"spread_images must be >= 1 and spread_samples >= 2, got {self.spread_images} and "
-                f"{self.spread_samples}"
-            )
+        check_ranges(self)
 
 
 FIGURE_NAME = "posterior_samples.png"
