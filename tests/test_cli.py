@@ -29,7 +29,7 @@ def test_smoke_targets_skip_experiments_whose_train_or_test_data_is_missing(tmp_
     }
     write_params_files(tmp_path, raw)
     monkeypatch.chdir(tmp_path)
-    targets, skipped = cli.smoke_targets(str(tmp_path / "params.yaml"))
+    targets, skipped, _ = cli.smoke_targets(str(tmp_path / "params.yaml"))
     assert "evaluate@vae-mnist" in targets and "evaluate@uwcvgan-euvp" not in targets
     assert any("uwcvgan-euvp: dataset euvp, lol not available" in line for line in skipped)
     assert "report" not in targets
@@ -41,7 +41,8 @@ def test_smoke_skip_leaves_experiments_out_and_renders_the_report_afterwards(tmp
     write_params_files(tmp_path, raw)
     monkeypatch.chdir(tmp_path)
     params = str(tmp_path / "params.yaml")
-    targets, skipped = cli.smoke_targets(params, frozenset({"vae_beta4-mnist"}))
+    targets, skipped, report_afterwards = cli.smoke_targets(params, frozenset({"vae_beta4-mnist"}))
+    assert report_afterwards
     assert "evaluate@vae-mnist" in targets and "evaluate@vae_beta4-mnist" not in targets and "report" not in targets
     assert any("vae_beta4-mnist: --skip" in line for line in skipped)
     assert any("--single-item report" in line for line in skipped)
@@ -63,7 +64,7 @@ def test_smoke_restores_the_params_file_with_only_the_profile_changed(tmp_path, 
     params = tmp_path / "params.yaml"
     original = "# keep me\nseed: 1\nprofile: full\nanchors: &a {x: 1}\nuse: *a\n"
     params.write_text(original)
-    monkeypatch.setattr(cli, "smoke_targets", lambda path, skip: (["report"], []))
+    monkeypatch.setattr(cli, "smoke_targets", lambda path, skip: cli.SmokePlan(["report"], []))
 
     def fake_dvc(command, env):  # what `dvc exp run -S profile=smoke` does to the file
         assert command[:5] == ["dvc", "exp", "run", "-S", "profile=smoke"] and env["PATH"]

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
@@ -20,7 +21,16 @@ from vaerepro.data.availability import availability
 from vaerepro.structured import ConfigError
 
 
-def smoke_targets(params_path: str, skip: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+class SmokePlan(NamedTuple):
+    """What a smoke run does: DVC targets, lines explaining what is left out, and whether the
+    report is rendered on its own afterwards (experiments skipped on purpose)."""
+
+    targets: list[str]
+    skipped: list[str]
+    report_afterwards: bool = False
+
+
+def smoke_targets(params_path: str, skip: frozenset[str] = frozenset()) -> SmokePlan:
     """Stages to run in a smoke run, and lines explaining what is skipped.
 
     Every stage whose dataset can be had here: prepare@, fid_reference@ (which pulls in
@@ -58,16 +68,17 @@ def smoke_targets(params_path: str, skip: frozenset[str] = frozenset()) -> tuple
             missing = sorted({experiment.dataset, experiment.train_dataset} - obtainable)
             skipped.append(f"  skipped experiment {name}: dataset {', '.join(missing)} not available")
     targets += [f"evaluate@{name}" for name in runnable]
+    report_afterwards = bool(skip) and len(runnable) + len(skip) == len(params.experiments)
     if len(runnable) == len(params.experiments):
         targets.append("report")
-    elif skip and len(runnable) + len(skip) == len(params.experiments):
+    elif report_afterwards:
         skipped.append(
             "  report: rendered afterwards on its own (`dvc repro --single-item report`) from the records "
             "present, the skipped experiments' committed ones included"
         )
     else:
         skipped.append("  skipped report: it depends on every experiment (run `dvc repro report` once all can run)")
-    return targets, skipped
+    return SmokePlan(targets, skipped, report_afterwards)
 
 
 def environment_with_this_python() -> dict[str, str]:
@@ -92,7 +103,7 @@ def with_profile(text: str, profile: str) -> str:
 def command_smoke(arguments: argparse.Namespace) -> int:
     skip = frozenset(name for item in arguments.skip for name in item.split(",") if name)
     with reported_errors("vaerepro smoke"):
-        targets, skipped = smoke_targets(arguments.params, skip)
+        targets, skipped, report_afterwards = smoke_targets(arguments.params, skip)
     print("smoke run: " + " ".join(targets))
     print("\n".join(skipped))
     command = ["dvc", "exp", "run", "-S", "profile=smoke", *targets]
@@ -110,7 +121,7 @@ def command_smoke(arguments: argparse.Namespace) -> int:
     # `dvc exp run -S` rewrites params.yaml through its YAML writer, which drops comments and
     # expands anchors; keep the user's file and change only the profile, as DVC did.
     params_path.write_text(with_profile(original, "smoke"))
-    if result.returncode == 0 and skip and "report" not in targets and any("--single-item" in line for line in skipped):
+    if result.returncode == 0 and report_afterwards:
         report = ["dvc", "repro", "--single-item", "report"]
         print("$ " + " ".join(report), flush=True)
         result = subprocess.run(report, env=environment_with_this_python())

@@ -22,7 +22,7 @@ from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
 from vaerepro.models import build_model
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.structured import ConfigError
-from vaerepro.training import BatchStream, TrainResult, train
+from vaerepro.training import BatchSource, BatchStream, TrainResult, train
 from vaerepro.training.checkpoints import CHECKPOINT_NAME, write_checkpoint
 from vaerepro.training.crops import CropPairStream
 
@@ -65,7 +65,7 @@ def train_experiment(
             + ("" if model.supervised else " (unsupervised: the clean references are never given to the model)")
         )
         crop_size = check_crop_size(model, experiment, pairs.inputs.shape[1:3])
-        batches = CropPairStream(
+        batches: BatchSource = CropPairStream(
             pairs.inputs,
             pairs.targets,
             crop_size=crop_size,
@@ -73,30 +73,18 @@ def train_experiment(
             seed=params.seed,
             with_targets=model.supervised,
         )
-        result = train(
-            model,
-            batches,
-            experiment.train,
-            output_dir,
+    else:  # images (with labels for label-conditional models)
+        split = experiment.train_split()
+        labels = split.arrays.get("labels") if model.uses_labels else None
+        if model.uses_labels and labels is None:
+            raise ValueError(f"model '{experiment.model}' needs labels, but dataset '{experiment.dataset}' has none")
+        batches = BatchStream(
+            split["images"],
+            labels,
+            batch_size=experiment.train.batch_size,
             seed=params.seed,
-            log_dir=output_dir / "dvclive",
-            stop_at_step=stop_at_step,
-            settings_path=experiment.settings_key(params.profile),
-            identity=run_identity(experiment),
+            binarize=experiment.train.dynamic_binarization,
         )
-        write_train_summary(output_dir, result, experiment)
-        return result
-    split = experiment.train_split()
-    labels = split.arrays.get("labels") if model.uses_labels else None
-    if model.uses_labels and labels is None:
-        raise ValueError(f"model '{experiment.model}' needs labels, but dataset '{experiment.dataset}' has none")
-    batches = BatchStream(
-        split["images"],
-        labels,
-        batch_size=experiment.train.batch_size,
-        seed=params.seed,
-        binarize=experiment.train.dynamic_binarization,
-    )
     result = train(
         model,
         batches,
