@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from vaerepro import lineage
 
 STAGES = lineage.load_stages(REPOSITORY / "dvc.yaml")
 GRAPH = lineage.ImportGraph(REPOSITORY)
+FINGERPRINTER = lineage.fingerprint_stage(STAGES)
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -138,14 +141,59 @@ def test_check_reports_dangling_and_unused_code_deps(tmp_path):
     assert not result.ok
 
 
-def test_suggested_deps_are_exact_and_collapse_only_whole_rooms(tmp_path):
-    stage = synthetic_stage(tmp_path, [])
-    suggested = lineage.suggested_deps(lineage.derive(stage, tmp_path), tmp_path)
-    assert "src/pkg/sub" in suggested  # every file of it is used
-    assert "src/pkg" not in suggested and "src/pkg/a.py" in suggested  # not unused.py, other/
-    synthetic_stage(tmp_path, suggested)
-    result = lineage.check(tmp_path / "dvc.yaml")[0]
-    assert result.ok and result.unused == []
+def fingerprinted_project(root: Path) -> Path:
+    """The synthetic project with a lineage stage and two stages that depend on their fingerprints."""
+    write(root, {**SYNTHETIC, "pipeline/other.py": "from pkg.other import more\n"})
+    (root / "dvc.yaml").write_text(
+        "stages:\n"
+        "  lineage:\n    cmd: python -m vaerepro.lineage --fingerprints lineage\n"
+        "    deps: [pipeline, src/pkg]\n    outs: [lineage/run.json, lineage/other.json]\n"
+        "  run:\n    cmd: python pipeline/run.py\n    deps: [lineage/run.json, data/raw]\n"
+        "  other:\n    cmd: python pipeline/other.py\n    deps: [lineage/other.json]\n"
+    )
+    return root / "dvc.yaml"
+
+
+def test_a_stage_is_covered_by_the_fingerprint_it_depends_on(tmp_path):
+    dvc_yaml = fingerprinted_project(tmp_path)
+    results = {result.stage.name: result for result in lineage.check(dvc_yaml)}
+    assert results["run"].ok and results["run"].fingerprint == "lineage/run.json"
+    assert results["other"].ok and results["lineage"].ok
+
+    # Without the fingerprint dep nothing covers the stage's imports.
+    text = dvc_yaml.read_text().replace("deps: [lineage/run.json, data/raw]", "deps: [data/raw]")
+    dvc_yaml.write_text(text)
+    results = {result.stage.name: result for result in lineage.check(dvc_yaml)}
+    assert not results["run"].ok and "src/pkg/a.py" in results["run"].missing
+
+    # A fingerprint the lineage stage does not write covers nothing either.
+    dvc_yaml.write_text(text.replace("outs: [lineage/run.json, lineage/other.json]", "outs: [lineage/other.json]"))
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("deps: [data/raw]", "deps: [lineage/run.json, data/raw]"))
+    results = {result.stage.name: result for result in lineage.check(dvc_yaml)}
+    assert not results["run"].ok
+
+
+def test_fingerprints_change_only_for_the_stages_that_import_the_edited_file(tmp_path):
+    dvc_yaml = fingerprinted_project(tmp_path)
+    folder = tmp_path / "lineage"
+    assert sorted(path.name for path in lineage.write_fingerprints(dvc_yaml, folder)) == ["other.json", "run.json"]
+    run = json.loads((folder / "run.json").read_text())
+    assert set(run["files"]) == DERIVED and run["entry_points"] == ["script pipeline/run.py"]
+    assert run["files"]["src/pkg/a.py"] == hashlib.sha256((tmp_path / "src/pkg/a.py").read_bytes()).hexdigest()
+    assert lineage.write_fingerprints(dvc_yaml, folder) == []  # nothing changed: nothing rewritten
+
+    (tmp_path / "src/pkg/lazy.py").write_text("VALUE = 2\n")  # imported by run only
+    assert lineage.write_fingerprints(dvc_yaml, folder) == [folder / "run.json"]
+    assert json.loads((folder / "run.json").read_text())["sha256"] != run["sha256"]
+
+    (tmp_path / "src/pkg/unused.py").write_text("VALUE = 3\n")  # imported by no stage
+    assert lineage.write_fingerprints(dvc_yaml, folder) == []
+
+    # A new import changes the file set, hence the fingerprint, even of files that did not change.
+    (tmp_path / "pipeline/other.py").write_text("from pkg.other import more\nfrom pkg import unused\n")
+    assert lineage.write_fingerprints(dvc_yaml, folder) == [folder / "other.json"]
+    assert "src/pkg/unused.py" in json.loads((folder / "other.json").read_text())["files"]
+    assert lineage.main(["--dvc-yaml", str(dvc_yaml), "--fingerprints", str(folder)]) == 0
 
 
 @pytest.mark.parametrize(
@@ -168,16 +216,15 @@ def test_entry_points_are_read_from_the_command(command, expected):
 
 @pytest.mark.parametrize("stage", STAGES, ids=[stage.name for stage in STAGES])
 def test_stage_code_deps_cover_everything_its_script_imports(stage):
-    result = lineage.check_stage(stage, REPOSITORY, GRAPH)
-    scripts = [
-        target for command in stage.commands for kind, target in lineage.entry_points(command) if kind == "script"
-    ]
-    assert scripts and all(script in result.derived for script in scripts), (
+    result = lineage.check_stage(stage, REPOSITORY, GRAPH, FINGERPRINTER)
+    entries = [entry for command in stage.commands for entry in lineage.entry_points(command)]
+    scripts = [target for kind, target in entries if kind == "script"]
+    assert entries and all(script in result.derived for script in scripts), (
         f"{stage.name}: no entry point read from {stage.commands}"
     )
     assert not result.missing, (
         f"stage {stage.name!r} imports project files its dvc.yaml deps do not cover: {result.missing}. "
-        "Paste the derived list from `python -m vaerepro.lineage " + stage.name + "`."
+        "Depend on its fingerprint lineage/" + stage.name + ".json and list that file in the lineage stage's outs."
     )
     assert not result.dangling, f"stage {stage.name!r} depends on code paths that do not exist: {result.dangling}"
 
@@ -186,13 +233,25 @@ def test_stage_code_deps_cover_everything_its_script_imports(stage):
 def test_stage_code_deps_name_nothing_it_never_imports(stage):
     """Softer than coverage (an unused dep only re-runs the stage for nothing): a code dep that
     covers none of the stage's imports is stale, e.g. left behind by a move."""
-    result = lineage.check_stage(stage, REPOSITORY, GRAPH)
+    result = lineage.check_stage(stage, REPOSITORY, GRAPH, FINGERPRINTER)
     assert not result.unused, f"stage {stage.name!r} depends on code it never imports: {result.unused}"
 
 
-def test_the_real_check_fails_when_real_deps_are_dropped():
+def test_every_stage_depends_on_its_own_fingerprint_and_the_lineage_stage_writes_each():
+    assert FINGERPRINTER is not None and FINGERPRINTER.name == "lineage"
+    assert set(FINGERPRINTER.deps) == {"pipeline", "src/vaerepro"}  # every code root: nothing escapes
+    others = [stage for stage in STAGES if stage is not FINGERPRINTER]
+    assert sorted(FINGERPRINTER.outs) == sorted(f"lineage/{stage.name}.json" for stage in others)
+    for stage in others:
+        assert f"lineage/{stage.name}.json" in stage.deps, stage.name
+        assert not [dep for dep in stage.deps if dep.startswith(("src/", "pipeline/"))], (
+            f"{stage.name}: code deps belong in its fingerprint, not in dvc.yaml"
+        )
+
+
+def test_the_real_check_fails_without_the_fingerprint():
     train = next(stage for stage in STAGES if stage.name == "train")
-    without_source = dataclasses.replace(train, deps=tuple(dep for dep in train.deps if not dep.startswith("src/")))
-    result = lineage.check_stage(without_source, REPOSITORY, GRAPH)
-    assert result.missing == sorted(file for file in result.derived if file.startswith("src/"))
+    without = dataclasses.replace(train, deps=tuple(dep for dep in train.deps if not dep.startswith("lineage/")))
+    result = lineage.check_stage(without, REPOSITORY, GRAPH, FINGERPRINTER)
+    assert result.missing == sorted(result.derived)
     assert "src/vaerepro/__init__.py" in result.missing  # executed by every `vaerepro.*` import

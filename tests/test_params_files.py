@@ -131,3 +131,24 @@ def test_dvc_yaml_tracks_dataset_params_from_the_registry_file():
         ],
         "prepare": ["datasets.${key}"],
     }
+
+
+@pytest.mark.parametrize("name", ["params.yaml", DATASETS_FILE, "dvc.yaml", "dvc.lock"])
+def test_dvc_reads_each_yaml_file_with_the_c_loader_and_gets_the_same_data(name):
+    """DVC parses these with ruamel's safe loader, which is libyaml when ``ruamel.yaml.clib`` is
+    installed (a dependency, for speed). libyaml is stricter than PyYAML's pure loader (a URL in
+    a flow list ``[https://...]`` is an error there), so every file must parse with it too."""
+    from ruamel.yaml import YAML
+
+    loader = YAML(typ="safe")
+    assert "CParser" in loader.Parser.__name__, "ruamel.yaml.clib is not installed: DVC falls back to pure Python"
+    text = (REPOSITORY / name).read_text()
+    assert loader.load(text) == yaml.safe_load(text)
+
+
+def test_the_c_loader_check_fails_on_a_url_in_a_flow_list():
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    with pytest.raises(YAMLError):
+        YAML(typ="safe").load("urls: [https://example.org/a.gz]\n")

@@ -52,6 +52,7 @@ def project(tmp_path: Path) -> tuple[Path, dict]:
         [sys.executable, "-m", "dvc", "config", "core.analytics", "false"],
     ):
         sh(command, root, environment)
+    shutil.copy(REPOSITORY / ".dvcignore", root / ".dvcignore")  # __pycache__ is not code lineage
     return root, environment
 
 
@@ -65,7 +66,11 @@ def test_dvc_repro_prepare_mnist_offline(project):
     result = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     assert "train 32, test 10, validation 8" in result.stdout
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"local_copy@mnist", "download@mnist", "prepare@mnist"}
+    assert set(lock["stages"]) == {"lineage", "local_copy@mnist", "download@mnist", "prepare@mnist"}
+    # Each stage's code lineage is one hashed fingerprint, written by the lineage stage.
+    assert {dep["path"] for dep in lock["stages"]["prepare@mnist"]["deps"]} == {"data/raw/mnist", "lineage/prepare.json"}
+    fingerprint = yaml.safe_load((root / "lineage" / "prepare.json").read_text())
+    assert "pipeline/prepare.py" in fingerprint["files"] and "src/vaerepro/data/prepare.py" in fingerprint["files"]
     prepare_lock = lock["stages"]["prepare@mnist"]
     # The registry's values are tracked from their own file, the global knobs from params.yaml.
     assert (
@@ -89,6 +94,15 @@ def test_dvc_repro_prepare_mnist_offline(project):
     rerun = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
     assert "Stage 'download@mnist' didn't change" in rerun.stdout
     assert "train 36, test 10, validation 4" in rerun.stdout
+
+    # A code edit re-runs the stages that import the file and no other.
+    with (root / "src" / "vaerepro" / "data" / "prepare.py").open("a") as file:
+        file.write("\n# an edit\n")
+    status = sh([sys.executable, "-m", "dvc", "status"], root, environment)
+    assert "lineage:" in status.stdout  # the lineage stage sees the edit first
+    rerun = sh([sys.executable, "-m", "dvc", "repro", "prepare@mnist"], root, environment)
+    assert "Running stage 'lineage'" in rerun.stdout and "Running stage 'prepare@mnist'" in rerun.stdout
+    assert "Stage 'download@mnist' didn't change" in rerun.stdout
 
 
 def test_bad_params_fail_before_work(project):

@@ -1,8 +1,17 @@
-"""Derived code lineage: the project files each pipeline stage's entry point imports.
+"""Derived code lineage: the project files each pipeline stage's entry point imports, hashed.
 
-``dvc.yaml``'s code ``deps`` must cover every project file a stage's script runs, or a change
-there does not re-run the stage (a hole in the lineage). This module derives that set statically
-(``ast``, nothing is imported, so no torch and no side effects) and checks ``dvc.yaml`` against it:
+A stage must re-run when any project file its script runs changes, or the lineage has a hole.
+Listing those files in every stage's ``deps`` made ``dvc.lock`` hold ~50 file hashes per stage
+(572 kB for 85 stages), and DVC re-parses and rewrites that file after every stage it runs
+(~4 s a stage on the 2-core CI machine). Instead one stage, ``lineage``, depends on the code
+folders and writes, per stage kind, a small fingerprint ``lineage/<stage>.json`` (every derived
+file with its sha256, and one sha256 over all of them); each stage depends on its own fingerprint.
+A change to a file a stage imports changes that stage's fingerprint and re-runs it; a change
+elsewhere re-writes the other fingerprints unchanged, and DVC re-runs nothing downstream.
+``dvc status`` shows such an edit as ``lineage`` changed until ``dvc repro`` runs it (DVC reports
+a stage only by its own deps).
+
+The file set is derived statically (``ast``, nothing is imported, so no torch and no side effects):
 
 * every ``import`` / ``from ... import`` statement anywhere in a module counts (module level,
   inside functions, under ``if TYPE_CHECKING``, in ``try``): conservative, never less than runs;
@@ -20,21 +29,21 @@ Modules are searched where the stage's interpreter searches them: the script's o
 (``sys.path[0]`` for ``python pipeline/x.py``) and ``src/``; anything not found there (stdlib,
 third party) is not project code. Imports built from computed strings are not seen.
 
-A ``deps`` entry covers a file when it names the file or a folder above it. Code deps are deps
-under ``pipeline/`` or ``src/``; non-code deps (data, models, ``uv.lock``, reports) are never
-judged (the checksum manifests under ``src/vaerepro/data/checksums`` are data: params name them).
-Run ``python -m vaerepro.lineage [stage ...]`` from the repository root after moving modules: it
-prints, per stage, the missing, dangling and unused code deps and the derived list to paste into
-``dvc.yaml`` (exit status 1 when a dep is missing or names a file that does not exist);
-``--why FILE`` prints the import chain by which each stage reaches ``FILE``. The derived list
-names a folder only where the stage uses every file in it, so it re-runs a stage for nothing
-only where an import is conservative (lazy re-exports, imports in functions never called).
+The check (``python -m vaerepro.lineage [stage ...]``, and ``tests/test_lineage.py``): a stage's
+derived files must be covered by its own code deps (a dep names the file or a folder above it)
+or, when it depends on its fingerprint, by the deps of the ``lineage`` stage that writes it.
+Code deps are deps under ``pipeline/`` or ``src/``; others (data, models, ``uv.lock``) are not
+judged. ``--why FILE`` prints the import chain by which each stage reaches ``FILE``;
+``--fingerprints FOLDER`` writes the fingerprints (the ``lineage`` stage's command).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
+import os
 import re
 import shlex
 import sys
@@ -48,6 +57,7 @@ SOURCE_ROOTS = ("src",)  # where `src`-layout packages live (pyproject's wheel p
 CODE_ROOTS = ("pipeline", "src")  # deps under these are code deps; the rest are data/models/...
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _SKIPPED_PARTS = {"__pycache__"}
+FINGERPRINT_OPTION = "--fingerprints"  # `python -m vaerepro.lineage --fingerprints FOLDER`: the lineage stage
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,7 @@ class Stage:
     commands: tuple[str, ...]
     deps: tuple[str, ...]
     wdir: str = "."
+    outs: tuple[str, ...] = ()
 
 
 def load_stages(dvc_yaml: Path) -> list[Stage]:
@@ -221,9 +232,14 @@ def load_stages(dvc_yaml: Path) -> list[Stage]:
         definition = body.get("do", body) if isinstance(body, dict) else {}
         commands = definition.get("cmd", [])
         commands = (commands,) if isinstance(commands, str) else tuple(commands)
-        deps = tuple(next(iter(dep)) if isinstance(dep, dict) else str(dep) for dep in definition.get("deps") or [])
-        stages.append(Stage(name, commands, deps, str(definition.get("wdir", "."))))
+        deps = _paths(definition.get("deps"))
+        stages.append(Stage(name, commands, deps, str(definition.get("wdir", ".")), _paths(definition.get("outs"))))
     return stages
+
+
+def _paths(entries: list | None) -> tuple[str, ...]:
+    """Paths of a ``deps``/``outs`` list whose entries are ``path`` or ``{path: {options}}``."""
+    return tuple(next(iter(entry)) if isinstance(entry, dict) else str(entry) for entry in entries or [])
 
 
 def entry_points(command: str) -> list[tuple[str, str]]:
@@ -283,6 +299,7 @@ class StageLineage:
     missing: list[str] = field(default_factory=list)  # derived files no dep covers (fail)
     dangling: list[str] = field(default_factory=list)  # code deps that name nothing (dvc fails)
     unused: list[str] = field(default_factory=list)  # code deps that cover no derived file
+    fingerprint: str | None = None  # the fingerprint file the stage depends on (its code lineage)
 
     @property
     def ok(self) -> bool:
@@ -322,12 +339,45 @@ def import_chain(stage: Stage, file: str, repository: Path) -> list[str]:
     return chain[::-1]
 
 
-def check_stage(stage: Stage, repository: Path, graph: ImportGraph | None = None) -> StageLineage:
+def fingerprint_path(folder: str, stage_name: str) -> str:
+    """Where the ``lineage`` stage writes ``stage_name``'s fingerprint (repository-relative)."""
+    return f"{folder.rstrip('/')}/{stage_name}.json"
+
+
+def fingerprint_stage(stages: Sequence[Stage]) -> Stage | None:
+    """The stage that writes the fingerprints: it runs ``python -m vaerepro.lineage --fingerprints``."""
+    for stage in stages:
+        if any(FINGERPRINT_OPTION in command and "vaerepro.lineage" in command for command in stage.commands):
+            return stage
+    return None
+
+
+def _fingerprint_folder(stage: Stage) -> str:
+    for command in stage.commands:
+        words = shlex.split(command)
+        if FINGERPRINT_OPTION in words and words.index(FINGERPRINT_OPTION) + 1 < len(words):
+            return words[words.index(FINGERPRINT_OPTION) + 1]
+    raise ValueError(f"stage {stage.name!r} names no folder after {FINGERPRINT_OPTION}")
+
+
+def check_stage(
+    stage: Stage, repository: Path, graph: ImportGraph | None = None, fingerprinter: Stage | None = None
+) -> StageLineage:
+    """``stage``'s derived files against its code deps, plus the ``lineage`` stage's deps (``fingerprinter``)
+    when ``stage`` depends on the fingerprint that stage writes for it."""
     repository = Path(repository).resolve()
     derived = derive(stage, repository, graph)
     deps = [(PurePosixPath(stage.wdir) / dep).as_posix() if stage.wdir != "." else dep for dep in stage.deps]
     lineage = StageLineage(stage, derived)
-    lineage.missing = sorted(file for file in derived if not any(_covers(dep, file) for dep in deps))
+    covering = list(deps)
+    if fingerprinter is not None and fingerprinter is not stage:
+        own = fingerprint_path(_fingerprint_folder(fingerprinter), stage.name)
+        if own in deps and own in fingerprinter.outs:
+            covering += list(fingerprinter.deps)
+            lineage.fingerprint = own
+    lineage.missing = sorted(file for file in derived if not any(_covers(dep, file) for dep in covering))
+    if stage is fingerprinter:
+        return lineage  # its code deps are what it hashes (data to it), not only what it imports
     for dep in deps:
         if not _is_code_path(dep):
             continue
@@ -343,71 +393,56 @@ def check(dvc_yaml: Path, repository: Path | None = None) -> list[StageLineage]:
     """Every stage of ``dvc_yaml`` checked (the repository defaults to its folder)."""
     repository = Path(repository or Path(dvc_yaml).parent).resolve()
     graph = ImportGraph(repository)
-    return [check_stage(stage, repository, graph) for stage in load_stages(dvc_yaml)]
+    stages = load_stages(dvc_yaml)
+    fingerprinter = fingerprint_stage(stages)
+    return [check_stage(stage, repository, graph, fingerprinter) for stage in stages]
 
 
-def suggested_deps(derived: Iterable[str], repository: Path) -> list[str]:
-    """``derived`` with each folder whose every file is derived collapsed to the folder itself.
+def fingerprint(stage: Stage, repository: Path, graph: ImportGraph | None = None) -> dict:
+    """The code ``stage`` runs, hashed: ``{"stage", "entry_points", "files": {path: sha256}, "sha256"}``.
 
-    Minimal and exact: a folder is listed only when the stage uses all of it ("a whole room"),
-    so the list names nothing the stage does not use and stays short.
+    ``sha256`` is taken over the sorted (path, content) pairs, so it changes when a derived file's
+    content or the set of files changes (a new import, a moved module), and with nothing else.
     """
     repository = Path(repository).resolve()
-    remaining = set(derived)
-    rooms: list[str] = []
-    for folder in sorted({str(PurePosixPath(file).parent) for file in remaining}, key=lambda p: (p.count("/"), p)):
-        ancestors = PurePosixPath(folder).parents
-        if any(str(ancestor) in rooms for ancestor in ancestors) or folder in CODE_ROOTS or folder == ".":
-            continue
-        # Climb to the highest folder (below a code root) that the stage uses entirely.
-        best = None
-        candidate = PurePosixPath(folder)
-        while str(candidate) not in (*CODE_ROOTS, "."):
-            contents = _project_files(repository, str(candidate))
-            if contents and contents <= set(derived):
-                best = str(candidate)
-            else:
-                break
-            candidate = candidate.parent
-        if best:
-            rooms.append(best)
-    collapsed = {file for file in remaining if not any(_covers(room, file) for room in rooms)}
-    return sorted(collapsed | set(rooms), key=lambda p: (not p.startswith("pipeline/"), p))
+    files = sorted(derive(stage, repository, graph))
+    digests = {}
+    combined = hashlib.sha256()
+    for relative in files:
+        content = (repository / relative).read_bytes()
+        digests[relative] = hashlib.sha256(content).hexdigest()
+        combined.update(relative.encode() + b"\0" + content + b"\0")
+    entry = [f"{kind} {target}" for command in stage.commands for kind, target in entry_points(command)]
+    return {"stage": stage.name, "entry_points": entry, "files": digests, "sha256": combined.hexdigest()}
 
 
-DERIVED_MARKER = "# code, derived: python -m vaerepro.lineage"
+def write_fingerprints(dvc_yaml: Path, folder: Path) -> list[Path]:
+    """Write ``folder/<stage>.json`` for every stage of ``dvc_yaml`` that runs project code.
 
-
-def rewrite_derived_deps(text: str, derived: dict[str, list[str]]) -> str:
-    """``dvc.yaml`` text with each stage's derived block replaced by ``derived[stage]``.
-
-    A block is the run of ``- src/...`` lines right after the stage's marker comment
-    (:data:`DERIVED_MARKER`); everything else (data deps, comments, params, outs) is kept as written.
-
-    Raises:
-        ValueError: a stage in ``derived`` has no marker in its ``deps``.
+    A file whose content is unchanged is left alone; a new one is written atomically (temporary
+    file, then rename), so an interrupted run never leaves half a fingerprint. Returns the files
+    that changed.
     """
-    lines = text.splitlines(keepends=True)
-    output: list[str] = []
-    stage = None
-    index = 0
-    seen = set()
-    while index < len(lines):
-        line = lines[index]
-        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
-            stage = line.strip().rstrip(":")
-        output.append(line)
-        index += 1
-        if DERIVED_MARKER in line and stage in derived:
-            indent = line[: len(line) - len(line.lstrip())]
-            while index < len(lines) and lines[index].strip().startswith("- src/"):
-                index += 1
-            output.extend(f"{indent}- {dep}\n" for dep in derived[stage] if dep.startswith("src/"))
-            seen.add(stage)
-    unmarked = sorted(set(derived) - seen)
-    if unmarked:
-        raise ValueError(f"no '{DERIVED_MARKER}' comment in the deps of: {', '.join(unmarked)}")
-    return "".join(output)
+    dvc_yaml = Path(dvc_yaml)
+    repository = dvc_yaml.resolve().parent
+    graph = ImportGraph(repository)
+    stages = load_stages(dvc_yaml)
+    fingerprinter = fingerprint_stage(stages)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for stage in stages:
+        if stage is fingerprinter or not any(entry_points(command) for command in stage.commands):
+            continue
+        text = json.dumps(fingerprint(stage, repository, graph), indent=1) + "\n"
+        target = folder / f"{stage.name}.json"
+        if target.is_file() and target.read_text() == text:
+            continue
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, target)
+        changed.append(target)
+    return changed
 
 
 def _report(lineage: StageLineage, repository: Path) -> str:
@@ -421,29 +456,32 @@ def _report(lineage: StageLineage, repository: Path) -> str:
         ("unused (covers nothing imported)", lineage.unused),
     ):
         lines.extend(f"  {label}: {item}" for item in items)
-    lines.append("  derived code deps:")
-    lines.extend(f"    - {dep}" for dep in suggested_deps(lineage.derived, repository))
+    if lineage.fingerprint:
+        lines.append(f"  code lineage: {lineage.fingerprint} ({len(lineage.derived)} files)")
+    lines.extend(f"    {file}" for file in sorted(lineage.derived))
     return "\n".join(lines)
 
 
 def main(arguments: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vaerepro.lineage",
-        description="Check dvc.yaml's code deps against what each stage's script imports; print the derived deps.",
+        description="Check that each stage's code lineage covers what its script imports; list those files.",
     )
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"))
     parser.add_argument("--why", metavar="FILE", help="print how each stage reaches FILE (repository-relative)")
     parser.add_argument(
-        "--write", action="store_true", help="replace each stage's derived block in dvc.yaml with the derived deps"
+        FINGERPRINT_OPTION,
+        metavar="FOLDER",
+        type=Path,
+        help="write each stage's code fingerprint to FOLDER/<stage>.json (the lineage stage's command)",
     )
     parser.add_argument("stages", nargs="*", help="stage names (default: all)")
     options = parser.parse_args(arguments)
     repository = options.dvc_yaml.resolve().parent
-    if options.write:
-        results = [r for r in check(options.dvc_yaml) if not options.stages or r.stage.name in options.stages]
-        derived = {r.stage.name.split("@")[0]: suggested_deps(r.derived, repository) for r in results}
-        options.dvc_yaml.write_text(rewrite_derived_deps(options.dvc_yaml.read_text(), derived))
-        print(f"rewrote the derived code deps of {len(derived)} stages in {options.dvc_yaml}")
+    if options.fingerprints:
+        changed = write_fingerprints(options.dvc_yaml, options.fingerprints)
+        names = ", ".join(path.stem for path in changed) or "none"
+        print(f"lineage: code fingerprints in {options.fingerprints}/; changed: {names}")
         return 0
     if options.why:
         for stage in load_stages(options.dvc_yaml):

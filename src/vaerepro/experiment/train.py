@@ -107,9 +107,9 @@ TRAINING_SCRIPTS = ("pipeline/train.py", "pipeline/classifier.py")
 def code_fingerprint(repository: Path | None = None) -> str:
     """sha256 over the code a training stage runs (relative path and content), sorted.
 
-    The files are derived the way the stages' dvc.yaml deps are (:mod:`vaerepro.lineage`:
-    everything the training scripts import from the project), so an interrupted run never
-    resumes under code its stage would have re-run for.
+    The files are derived as the ``lineage`` stage derives the train@/classifier@ fingerprints
+    (:mod:`vaerepro.lineage`: everything the training scripts import from the project), so an
+    interrupted run never resumes under code its stage would have re-run for.
     """
     from vaerepro.lineage import Stage, derive
 
