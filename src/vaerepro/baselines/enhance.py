@@ -15,8 +15,6 @@ Inputs and outputs are float H×W×3 images in [0, 1].
 from __future__ import annotations
 
 import numpy as np
-from skimage.color import hsv2rgb, rgb2hsv
-from skimage.exposure import equalize_adapthist, equalize_hist
 
 from vaerepro.baselines.images import check_unit_image
 
@@ -33,6 +31,10 @@ def auto_gamma(image: np.ndarray, target_mean: float = 0.5) -> np.ndarray:
 
 
 def _on_value_channel(image: np.ndarray, transform) -> np.ndarray:
+    # Lazily, like the skimage imports below: skimage costs ~40 ms, and every stage imports this
+    # module (through the model registry) while only the classical baselines call it.
+    from skimage.color import hsv2rgb, rgb2hsv
+
     hsv = rgb2hsv(check_unit_image(image, rgb=True))
     hsv[..., 2] = transform(hsv[..., 2])
     return np.clip(hsv2rgb(hsv), 0.0, 1.0)
@@ -40,11 +42,14 @@ def _on_value_channel(image: np.ndarray, transform) -> np.ndarray:
 
 def histogram_equalization(image: np.ndarray) -> np.ndarray:
     """Global histogram equalisation of the HSV value channel."""
+    from skimage.exposure import equalize_hist
+
     return _on_value_channel(image, lambda value: equalize_hist(value, nbins=256))
 
 
 def clahe(image: np.ndarray, clip_limit: float = CLAHE_CLIP_LIMIT) -> np.ndarray:
     """CLAHE of the HSV value channel (8×8 tiles, the given clip limit)."""
+    from skimage.exposure import equalize_adapthist
 
     def transform(value: np.ndarray) -> np.ndarray:
         tiles = (max(1, value.shape[0] // 8), max(1, value.shape[1] // 8))

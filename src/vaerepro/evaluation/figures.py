@@ -9,17 +9,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from vaerepro.data.integrity import atomic_file  # noqa: E402
-from vaerepro.evaluation.extras import GenerativeEvaluation, evaluation_for  # noqa: E402
-from vaerepro.evaluation.extras.base import GRID_COLUMNS  # noqa: E402
-from vaerepro.evaluation.tensors import to_uint8_images  # noqa: E402
-from vaerepro.image_grids import save_grid  # noqa: E402
+from vaerepro.data.integrity import atomic_file
+from vaerepro.evaluation.extras import GenerativeEvaluation, evaluation_for
+from vaerepro.evaluation.extras.base import GRID_COLUMNS
+from vaerepro.evaluation.tensors import to_uint8_images
+from vaerepro.image_grids import save_grid
 
 
 @torch.no_grad()
@@ -59,6 +55,13 @@ def save_training_curves(log_dir: Path, output: Path, title: str) -> Path | None
     files = sorted((log_dir / "plots" / "metrics" / "train").glob("*.tsv"))
     if not files:
         return None
+    # Lazily: matplotlib costs ~0.3 s, and the evaluate stage imports this module also for
+    # restoration experiments, which draw no training curves.
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: stages run without a display
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(1, len(files), figsize=(3.2 * len(files), 2.6), squeeze=False)
     for axis, path in zip(axes[0], files, strict=True):
         with open(path) as handle:

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 FID_CONVENTION = (
     "fid-heusel-2017: pytorch-fid InceptionV3 with the TF inception-2015-12-05 weights (source and sha256 "
@@ -98,6 +97,10 @@ def _square_root_factor(covariance: np.ndarray, name: str) -> np.ndarray:
 
     LAPACK ``dpstrf``: ``P^T C P = L L^T`` with pivots ``piv`` (1-based), so ``A = P L``.
     """
+    # Lazily: scipy.linalg costs ~145 ms, and the stages that import this module only for
+    # feature_statistics (the FID reference, classifier training) never get here.
+    import scipy.linalg
+
     lower, pivots, rank, info = scipy.linalg.lapack.dpstrf(covariance, lower=1)
     if info < 0:
         raise ValueError(f"{name} covariance: LAPACK dpstrf rejected argument {-info}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import log_softmax, xlogy
 
 DEFAULT_SPLITS = 10
 INCEPTION_SCORE_CONVENTION = (
@@ -44,6 +43,10 @@ def inception_score_from_probabilities(
         raise ValueError("probabilities must be non-negative")
     if not np.allclose(values.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("each row of probabilities must sum to 1 (pass logits to inception_score_from_logits)")
+    # Lazily: scipy.special costs ~140 ms when it is the first scipy module, and the FID
+    # reference stage imports this module without computing an inception score.
+    from scipy.special import xlogy
+
     count = values.shape[0]
     scores = []
     for index in range(splits):
@@ -67,4 +70,6 @@ def inception_score_from_logits(logits: Any, splits: int = DEFAULT_SPLITS) -> di
         raise ValueError(f"logits must have shape (N, num_classes), got {values.shape}")
     if not np.isfinite(values).all():
         raise ValueError("logits contain NaN or Inf values")
+    from scipy.special import log_softmax  # lazily, as in inception_score_from_probabilities
+
     return inception_score_from_probabilities(np.exp(log_softmax(values, axis=1)), splits=splits)

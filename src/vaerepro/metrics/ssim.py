@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from vaerepro.metrics.images import as_image_pair, check_window_fits, luminance_y
 
@@ -40,6 +39,8 @@ K2 = 0.03
 
 def ssim_map_mean(first: np.ndarray, second: np.ndarray, data_range: float) -> float:
     """Mean SSIM of two float64 (H, W) planes on [0, data_range] (the core of Eq. 13)."""
+    # Lazily: scipy.ndimage costs ~140 ms, and the training stages import this module without measuring SSIM.
+    from scipy import ndimage
 
     def blur(plane: np.ndarray) -> np.ndarray:
         return ndimage.gaussian_filter(plane, sigma=GAUSSIAN_SIGMA, truncate=_TRUNCATE, mode="reflect")

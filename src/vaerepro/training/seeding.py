@@ -5,7 +5,9 @@ States are kept as plain data and tensors so checkpoints load with ``weights_onl
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,26 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    use_deterministic_algorithms()
     torch.backends.cudnn.benchmark = False
+
+
+def use_deterministic_algorithms() -> None:
+    """What ``torch.use_deterministic_algorithms(True, warn_only=True)`` does, without its import cost.
+
+    The public function imports ``torch._inductor.config`` (which pulls in dynamo, sympy,
+    triton and FSDP: about a second of every stage's start-up) only to set the inductor's
+    ``deterministic`` flag. That flag matters only if something is compiled with
+    ``torch.compile`` later, so instead: the eager-kernel switch is set directly, the
+    environment variable the inductor config reads when it is first imported is set (unless
+    the user chose a value), and a config module that is already imported gets the flag as
+    the public function would set it.
+    """
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
+    os.environ.setdefault("TORCHINDUCTOR_DETERMINISTIC", "1")
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True
 
 
 def capture_rng_state() -> dict[str, Any]:
