@@ -68,7 +68,10 @@ def test_dvc_repro_prepare_mnist_offline(project):
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     assert set(lock["stages"]) == {"lineage", "local_copy@mnist", "download@mnist", "prepare@mnist"}
     # Each stage's code lineage is one hashed fingerprint, written by the lineage stage.
-    assert {dep["path"] for dep in lock["stages"]["prepare@mnist"]["deps"]} == {"data/raw/mnist", "lineage/prepare.json"}
+    assert {dep["path"] for dep in lock["stages"]["prepare@mnist"]["deps"]} == {
+        "data/raw/mnist",
+        "lineage/prepare.json",
+    }
     fingerprint = yaml.safe_load((root / "lineage" / "prepare.json").read_text())
     assert "pipeline/prepare.py" in fingerprint["files"] and "src/vaerepro/data/prepare.py" in fingerprint["files"]
     prepare_lock = lock["stages"]["prepare@mnist"]
