@@ -2,7 +2,7 @@
 
 Reads reports/metrics/*.json (missing experiments show as "not run"; a malformed file is named
 in the report and on stderr, and the rest still renders), reports/data/*.json, the claims
-registry, dvc.lock and `dvc dag`. Writes the two reports and reports/headline_metrics.json
+registry, dvc.lock and `dvc dag`. Writes the two reports and reports/headline/<experiment>.json
 (for `dvc metrics show`), each atomically. See src/vaerepro/report/.
 """
 
@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from vaerepro.cli_errors import reported_errors
-from vaerepro.data.integrity import atomic_file, write_json
+from vaerepro.data.integrity import atomic_file
 from vaerepro.report.build import build_report
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH
-from vaerepro.report.headline import headline_metrics
+from vaerepro.report.headline import write_headline
 from vaerepro.report.render_html import render_html
 from vaerepro.report.render_markdown import render_markdown
 
@@ -39,7 +39,7 @@ def main() -> None:
         handle.write(render_markdown(report))
     with atomic_file(arguments.reports_root / "index.html", "w") as handle:
         handle.write(render_html(report))
-    write_json(arguments.reports_root / "headline_metrics.json", headline_metrics(report.records.records))
+    write_headline(arguments.reports_root / "headline", report.records.records)
 
     for name, message in sorted(report.records.errors.items()):
         print(f"report: metrics file for {name} is malformed: {message}", file=sys.stderr)

@@ -3,6 +3,8 @@ and the dataset registry tracked by DVC from its own file."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -152,3 +154,29 @@ def test_the_c_loader_check_fails_on_a_url_in_a_flow_list():
 
     with pytest.raises(YAMLError):
         YAML(typ="safe").load("urls: [https://example.org/a.gz]\n")
+
+
+def test_the_committed_profile_is_the_one_dvc_lock_and_the_records_were_made_with():
+    """A fresh clone's ``dvc status`` must not report changed params: the committed params.yaml
+    states the profile its committed results (dvc.lock, reports/metrics) were made with."""
+    profile = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["profile"]
+    lock = yaml.safe_load((REPOSITORY / "dvc.lock").read_text())["stages"]
+    locked = {
+        name: stage["params"]["params.yaml"]["profile"]
+        for name, stage in lock.items()
+        if "profile" in (stage.get("params") or {}).get("params.yaml", {})
+    }
+    assert locked and {name: value for name, value in locked.items() if value != profile} == {}
+    records = sorted((REPOSITORY / "reports" / "metrics").glob("*.json"))
+    assert records
+    for path in records:
+        assert json.loads(path.read_text())["profile"] == profile, path.name
+
+
+def test_dvc_plots_are_the_committed_training_curves():
+    """``dvc plots show`` must draw on a fresh clone: its plots are committed files, all of them."""
+    plots = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["plots"]
+    committed = sorted(
+        path.relative_to(REPOSITORY).as_posix() for path in REPOSITORY.glob("reports/figures/*/training_curves.png")
+    )
+    assert committed and sorted(plots) == committed

@@ -15,7 +15,7 @@ from tests.conftest import REPOSITORY
 from tests.report_fixtures.tree import build_tree
 from vaerepro.report.build import build_report, checked_figure, planned_experiments
 from vaerepro.report.claims import load_claims
-from vaerepro.report.headline import headline_metrics
+from vaerepro.report.headline import HEADLINE_METRICS, headline_metrics, headline_row, write_headline
 from vaerepro.report.pipeline_graph import (
     as_svg,
     as_text,
@@ -192,10 +192,49 @@ def test_pipeline_graph_sources(tree):
     assert pipeline_graph(repository, read_lock(repository / "dvc.lock"), "no-such-dvc-binary").source == "dvc.lock"
 
 
-def test_headline_metrics_only_measured_values(report):
+def test_headline_rows_have_the_same_few_columns_and_only_measured_values(report):
     headline = headline_metrics(report.records.records)
-    assert headline["vae-mnist"]["negative_elbo"] == 86.71 and "fid" not in headline["vae-mnist"]
-    assert "cvae-mnist" not in headline
+    assert "cvae-mnist" not in headline  # malformed: no row
+    zheng = headline["zheng-cc15"]
+    assert zheng["psnr"] == 37.91 and zheng["task"] == "denoising"
+    assert {"profile", "device"} <= set(zheng)
+    for experiment, row in headline.items():
+        task = report.records.records[experiment].get("task")
+        metrics = set(row) - {"task", "profile", "device", "steps", "n"}
+        assert metrics and metrics <= set(HEADLINE_METRICS.get(task, metrics)), experiment
+        assert all(isinstance(row[name], float) for name in metrics)
+
+
+def test_a_headline_row_states_budget_and_n():
+    record = {
+        "task": "generation",
+        "profile": "smoke",
+        "device": "cpu",
+        "training": {"step": 300, "steps": 300},
+        "metrics": {
+            "fid": {"value": 199.9, "num_samples": 200, "unit": "FID@200"},
+            "kl": {"value": 30.0},  # not a headline metric: left in the full record
+            "bits_per_dim": {"value": 0.2},
+        },
+    }
+    assert headline_row(record) == {
+        "task": "generation",
+        "profile": "smoke",
+        "device": "cpu",
+        "steps": 300,
+        "n": 200,
+        "fid": 199.9,
+        "bits_per_dim": 0.2,
+    }
+
+
+def test_write_headline_removes_rows_of_experiments_that_are_gone(tmp_path, report):
+    folder = tmp_path / "headline"
+    folder.mkdir()
+    (folder / "removed-experiment.json").write_text("{}")
+    written = write_headline(folder, report.records.records)
+    assert sorted(path.name for path in folder.glob("*.json")) == sorted(path.name for path in written)
+    assert json.loads((folder / "zheng-cc15.json").read_text())["psnr"] == 37.91
 
 
 def test_stage_script_writes_all_outputs(tree, tmp_path):
@@ -219,7 +258,7 @@ def test_stage_script_writes_all_outputs(tree, tmp_path):
     assert "cvae-mnist is malformed" in done.stderr and f"{len(load_claims())} claims" in done.stdout
     assert (reports / "report.md").read_text().startswith("# Reproduction report")
     assert (reports / "index.html").read_text().startswith("<!DOCTYPE html>")
-    assert json.loads((reports / "headline_metrics.json").read_text())["zheng-cc15"]["psnr"] == 37.91
+    assert json.loads((reports / "headline" / "zheng-cc15.json").read_text())["psnr"] == 37.91
     assert not list(reports.glob(".*partial*"))
     strict = subprocess.run(
         [

@@ -127,9 +127,9 @@ def command_smoke(arguments: argparse.Namespace) -> int:
         result = subprocess.run(report, env=environment_with_this_python())
     if result.returncode == 0:
         print(
-            "\nsmoke run finished. params.yaml now says `profile: smoke` (recorded as an experiment: "
-            "`dvc exp show`); the rest of the file is unchanged. Return to the full profile with "
-            "`git checkout params.yaml`."
+            "\nsmoke run finished. params.yaml says `profile: smoke` (recorded as an experiment: "
+            "`dvc exp show`); the rest of the file is unchanged. The full profile: "
+            "`dvc exp run -S profile=full`."
         )
     return result.returncode
 
