@@ -6,11 +6,14 @@ webp), found recursively, in sorted order. Modes: ``L`` -> (H, W) grayscale, ``R
 anything else (16-bit, CMYK, float) is refused with its name. For FID/IS every image is
 converted to RGB as pytorch-fid does (``Image.convert('RGB')``), but an image with transparent
 pixels is refused there too (pytorch-fid would silently drop the alpha channel). A file that
-cannot be decoded (truncated, not an image) is refused with its name.
+cannot be decoded (truncated, not an image) is refused with its name. Every error here is a
+``ValueError`` whose message names the file(s), so the command line can print it as one line.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +22,15 @@ import numpy as np
 from PIL import Image
 
 IMAGE_EXTENSIONS = frozenset({"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp"})
+
+# What Pillow's decoders raise on a damaged file: OSError ("image file is truncated", "cannot
+# identify image file"), SyntaxError (bad headers), EOFError, ValueError (inconsistent tiles),
+# struct.error and zlib.error (cut-off chunks), DecompressionBombError (absurd dimensions).
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error, Image.DecompressionBombError)
+
+
+class UnsupportedImage(ValueError):
+    """The file decodes but is not an image the metrics accept (mode, transparency); names the file."""
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -38,8 +50,11 @@ def read_image(path: Path, *, force_rgb: bool = False) -> np.ndarray:
     """uint8 (H, W) or (H, W, 3) array of one image file; an unreadable file raises ``ValueError`` naming it."""
     try:
         return _decode(path, force_rgb)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # PIL: truncated, not an image, bomb
-        raise ValueError(f"{path} is not a readable image ({error}); remove or replace it") from error
+    except UnsupportedImage:
+        raise  # already names the file and says what to do
+    except _DECODE_ERRORS as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(f"{path} is not a readable image ({reason}); remove or replace it") from error
 
 
 def _decode(path: Path, force_rgb: bool) -> np.ndarray:
@@ -48,7 +63,7 @@ def _decode(path: Path, force_rgb: bool) -> np.ndarray:
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             alpha = np.asarray(image.convert("RGBA" if image.mode != "LA" else "LA"))[..., -1]
             if alpha.min() < 255:  # dropping alpha would score colours nobody sees
-                raise ValueError(
+                raise UnsupportedImage(
                     f"{path} has transparent pixels (mode {image.mode}); flatten it onto a background first"
                 )
         if force_rgb:
@@ -59,7 +74,7 @@ def _decode(path: Path, force_rgb: bool) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
         if image.mode in ("RGBA", "LA"):  # fully opaque (checked above): the alpha channel is dropped
             return np.asarray(image.convert("RGB" if image.mode == "RGBA" else "L"))
-        raise ValueError(f"{path} has image mode {image.mode}; only 8-bit grayscale or RGB images are supported")
+        raise UnsupportedImage(f"{path} has image mode {image.mode}; only 8-bit grayscale or RGB images are supported")
 
 
 def pair_images(output_folder: str | Path, reference_folder: str | Path) -> list[tuple[str, Path, Path]]:
@@ -85,8 +100,9 @@ def pair_images(output_folder: str | Path, reference_folder: str | Path) -> list
     only_references = sorted(set(references) - set(outputs))
     if only_outputs or only_references:
         raise ValueError(
-            f"folders do not pair up: {len(only_outputs)} image(s) only in {output_folder} "
-            f"(e.g. {only_outputs[:3]}), {len(only_references)} only in {reference_folder} (e.g. {only_references[:3]})"
+            f"folders do not pair up: {output_folder} has {len(outputs)} image(s), {reference_folder} has "
+            f"{len(references)}; {len(only_outputs)} only in {output_folder} (e.g. {only_outputs[:3]}), "
+            f"{len(only_references)} only in {reference_folder} (e.g. {only_references[:3]})"
         )
     return [(stem, outputs[stem], references[stem]) for stem in sorted(outputs)]
 
