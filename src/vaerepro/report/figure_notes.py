@@ -24,7 +24,7 @@ from vaerepro.report.formatting import number
 from vaerepro.report.noise import per_image_values
 
 NATIVE_FIGURES = ("crops",)
-GRID_CELL_WIDTH = 560  # wider than this, a figure in a two-column grid would be scaled down
+GRID_CELL_WIDTH = 760  # wider than this, a figure in a two-column grid would shrink to under ~70 %
 SCROLL_WIDTH = 1600  # wider than this, scaling to the content width makes text unreadable
 PANEL_METRIC = "psnr"
 
