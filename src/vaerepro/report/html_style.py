@@ -66,6 +66,7 @@ details.claim > summary { font-weight: 500; }
 details.experiment > summary { font-weight: 600; }
 .meta-inline { color: var(--soft); font-weight: 400; font-size: 13px; }
 table.metrics td, table.conventions td { overflow-wrap: anywhere; }
+table.metrics td:first-child, table.conventions td:first-child { width: 230px; min-width: 230px; }
 table.comparison { font-size: 13.5px; }
 table.comparison th, table.comparison td { padding: 6px 8px; }
 table.comparison th { text-transform: none; letter-spacing: 0; white-space: normal; }
