@@ -1,9 +1,12 @@
 """A real browser opens reports/index.html (built from fixtures): no broken image, no error.
 
-Headless Chromium (Debian's ``chromium`` package) loads the page twice: once for a
-screenshot (kept under the test's tmp dir), once with ``--dump-dom``, whose output carries
-the page's self-check attributes (html_style.SELF_CHECK_SCRIPT): the number of images, how
-many failed to decode (``naturalWidth === 0``) and how many load errors were caught. Console
+Headless Chromium (Debian's ``chromium`` package) loads the page twice at 1,280 px: once
+for a screenshot (kept under the test's tmp dir), once with ``--dump-dom`` and ``?self-check``
+in the URL, whose output carries the page's self-check attributes
+(html_style.SELF_CHECK_SCRIPT): the number of images, how many failed to load (every lazy image
+is loaded for the check; ``naturalWidth === 0`` counts as broken), how many load errors were
+caught, and whether the scorecard fits its container (``scrollWidth ≤ clientWidth``) with every
+verdict cell inside it. Console
 errors also show up on stderr (``--enable-logging=stderr``) as ``CONSOLE`` lines.
 A negative control (a page with a broken image and a throwing script) proves the detector
 detects. Skipped, with the reason, where no Chromium is installed.
@@ -20,6 +23,7 @@ import pytest
 
 from tests.report_fixtures.tree import build_tree
 from vaerepro.report.build import build_report
+from vaerepro.report.claims import load_claims
 from vaerepro.report.html_style import SELF_CHECK_SCRIPT
 from vaerepro.report.render_html import render_html
 
@@ -54,7 +58,24 @@ def chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProc
 
 
 def self_check(page: Path, profile: Path) -> tuple[dict[str, str], list[str]]:
-    done = chromium(page, profile, "--dump-dom")
+    assert CHROMIUM is not None
+    # The query string switches the page's self-check on; the virtual-time budget lets the
+    # image loads it starts after the load event finish before the DOM is dumped.
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page.resolve().as_uri() + "?self-check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     opening = re.search(r"<html[^>]*>", done.stdout)
     assert opening, done.stdout[:500]
@@ -76,6 +97,9 @@ def test_index_html_in_headless_chromium(tmp_path: Path):
     assert attributes.get("self-check") == "done", attributes
     assert int(attributes["images"]) >= 4
     assert attributes["broken-images"] == "0" and attributes["load-errors"] == "0", attributes
+    # At 1,280 px the scorecard fits: nothing to scroll sideways, every verdict on screen.
+    assert int(attributes["scorecard-overflow"]) <= 0, attributes
+    assert int(attributes["verdict-cells"]) == len(load_claims()) and attributes["hidden-verdicts"] == "0"
     assert console == []
 
 
@@ -83,10 +107,21 @@ def test_the_check_detects_a_broken_page(tmp_path: Path):
     page = tmp_path / "broken.html"
     page.write_text(
         f"<!DOCTYPE html><html><head><script>{SELF_CHECK_SCRIPT}</script></head><body>"
-        '<img src="figures/missing.png" alt="x"><script>console.error("boom"); undefinedCall();</script>'
+        '<img src="figures/missing.png" alt="x" loading="lazy"><script>console.error("boom"); undefinedCall();</script>'
         "</body></html>"
     )
     attributes, console = self_check(page, tmp_path / "profile")
     assert attributes["broken-images"] == "1"
     assert int(attributes["load-errors"]) >= 1
     assert any("boom" in line or "undefinedCall" in line for line in console), console
+
+
+def test_the_check_detects_a_scorecard_too_wide(tmp_path: Path):
+    page = tmp_path / "wide.html"
+    page.write_text(
+        f"<!DOCTYPE html><html><head><script>{SELF_CHECK_SCRIPT}</script></head><body style='width:1000px'>"
+        '<div class="scorecard-wrap"><table style="width:3000px"><tr><td>x</td>'
+        '<td class="verdict-cell" style="width:500px">holds</td></tr></table></div></body></html>'
+    )
+    attributes, _ = self_check(page, tmp_path / "profile")
+    assert int(attributes["scorecard-overflow"]) > 0 and attributes["hidden-verdicts"] == "1"

@@ -33,6 +33,29 @@ def tile(images: np.ndarray, columns: int, padding: int = 2, background: int = 2
     return canvas
 
 
+LABEL_FONT_POINTS = 9
+MIN_LABEL_INCHES = 1.15  # what every grid used before labels were measured: short labels keep it
+LABEL_MARGIN_INCHES = 0.25  # the label's padding to the image (labelpad), glyph hinting, and air on the left
+POINTS_PER_INCH = 72
+
+
+def label_column_inches(row_labels: Sequence[str] | None) -> float:
+    """Width of the row-label column: wide enough for the longest label line, so none is cut off.
+
+    Labels are measured in matplotlib's default font at ``LABEL_FONT_POINTS``; those that fit the
+    old 1.15 inch column keep it, so their figures are unchanged.
+    """
+    if not row_labels:
+        return 0.0
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    font = FontProperties(size=LABEL_FONT_POINTS)
+    lines = [line for label in row_labels for line in str(label).splitlines() if line.strip()]
+    widest = max((TextPath((0, 0), line, prop=font).get_extents().width for line in lines), default=0.0)
+    return max(MIN_LABEL_INCHES, widest / POINTS_PER_INCH + LABEL_MARGIN_INCHES)
+
+
 def save_grid(
     path: Path,
     rows_of_images: Sequence[np.ndarray],
@@ -54,7 +77,7 @@ def save_grid(
     width = max(image.shape[1] for image in tiles)
     scale = max(1, min(3, max_width_pixels // max(width, 1)))
     dots_per_inch = 100
-    label_inches = 1.15 if row_labels else 0.0
+    label_inches = label_column_inches(row_labels)
     title_inches = 0.35 if title else 0.0
     image_height = sum(image.shape[0] for image in tiles) * scale / dots_per_inch
     figure_height = image_height + title_inches + 0.05
@@ -75,7 +98,7 @@ def save_grid(
         for spine in axis.spines.values():
             spine.set_visible(False)
         if row_labels:
-            axis.set_ylabel(row_labels[index], rotation=0, ha="right", va="center", fontsize=9)
+            axis.set_ylabel(row_labels[index], rotation=0, ha="right", va="center", fontsize=LABEL_FONT_POINTS)
     if title:
         figure.suptitle(title, fontsize=9, y=1 - 0.05 / figure_height)
     # Reserve the label column and title band explicitly (tight_layout ignores suptitle).

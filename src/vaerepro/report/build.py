@@ -23,6 +23,7 @@ from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
 from vaerepro.report.provenance import LockEntry, read_lock
 from vaerepro.report.records import RecordSet, load_dataset_summaries, load_records
 from vaerepro.report.restoration_tables import RestorationGroup, restoration_groups
+from vaerepro.report.scorecard import ScorecardRow, metric_conventions, scorecard_rows
 from vaerepro.report.status import Assessment, StatusKind, assess_all
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
@@ -30,11 +31,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure to show: ``path`` is relative to ``reports/``; ``problem`` says why it cannot be."""
+    """A figure to show: ``path`` is relative to ``reports/``; ``problem`` says why it cannot be.
+
+    ``width`` and ``height`` are the file's pixel size (0 when unknown), so the page can reserve
+    the space before a lazily loaded image arrives and show native-size figures at their size.
+    """
 
     name: str
     path: str
     problem: str = ""
+    width: int = 0
+    height: int = 0
 
 
 @dataclass
@@ -69,6 +76,8 @@ class Report:
     restoration: list[RestorationGroup] = field(default_factory=list)  # methods side by side per test set
     fid: list[FidRow] = field(default_factory=list)  # every generated set's FID (fid_table.py)
     fid_floors: dict[str, dict[str, Any]] = field(default_factory=dict)  # reports/fid/<dataset>.json
+    scorecard: list[ScorecardRow] = field(default_factory=list)  # one row per claim (scorecard.py)
+    conventions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # each metric's, once
 
     def counts(self) -> dict[StatusKind, int]:
         result: dict[StatusKind, int] = {}
@@ -91,7 +100,19 @@ def checked_figure(name: str, path: Any, reports_root: Path) -> Figure:
         return Figure(name, text, "refused: not an image file")
     if not (reports_root / pure).is_file():
         return Figure(name, text, "missing: file not found under reports/")
-    return Figure(name, pure.as_posix())
+    width, height = image_size(reports_root / pure)
+    return Figure(name, pure.as_posix(), width=width, height=height)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from the file's header; (0, 0) when it cannot be read (e.g. SVG)."""
+    from PIL import Image, UnidentifiedImageError  # lazily: only the report stage needs it
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError):
+        return 0, 0
 
 
 def planned_experiments(params_path: Path) -> list[str]:
@@ -176,4 +197,6 @@ def build_report(
         restoration_groups(records.records),
         fid_rows(records.records),
         load_floors(reports_root / "fid"),
+        scorecard_rows(assessments, records),
+        metric_conventions(records),
     )

@@ -3,7 +3,9 @@
 Each claim maps to where our number comes from: one quantity ``(experiment, metric key,
 optional detail)`` compared with the claimed value under a tolerance, or a comparison of two
 quantities (a qualitative claim made measurable). A claim nothing here can measure carries a
-``not_measurable`` reason instead. See the header of ``claims.yaml`` for every field.
+``not_measurable`` reason instead; a claim whose number cannot be compared with ours as the
+survey states it (a different scale or definition) carries a ``not_comparable`` reason: ours is
+still shown, but no verdict is drawn. See the header of ``claims.yaml`` for every field.
 
 Loading is strict (an unknown field, a duplicate id or a bad tolerance is an error naming the
 claim), because a typo in the registry would otherwise silently turn into "not run".
@@ -44,6 +46,7 @@ _CLAIM_FIELDS = {
     "tolerance",
     "direction",
     "not_measurable",
+    "not_comparable",
     "notes",
 }
 
@@ -125,6 +128,7 @@ class Claim:
     tolerance: Tolerance | None = None
     direction: Direction = "equal"
     not_measurable: str = ""
+    not_comparable: str = ""
     notes: str = ""
 
     @property
@@ -133,6 +137,11 @@ class Claim:
         if self.not_measurable:
             return "unmeasurable"
         return "comparison" if self.compare else "value"
+
+    @property
+    def comparable(self) -> bool:
+        """False when the registry says the claimed number cannot be compared as stated."""
+        return not self.not_comparable
 
     @property
     def flagged(self) -> bool:
@@ -181,6 +190,15 @@ def _number(raw: Any, where: str) -> float | None:
     return float(raw)
 
 
+def _not_comparable(raw: Any, where: str) -> str:
+    """The reason the claimed number cannot be compared as stated; empty when it can."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ClaimsError(f"{where}: 'not_comparable' must be a non-empty reason (text), got {raw!r}")
+    return " ".join(raw.split())
+
+
 def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
     """Validate one registry entry and build a :class:`Claim`."""
     claim_id = raw.get("id")
@@ -209,6 +227,9 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
     not_measurable = str(raw.get("not_measurable") or "").strip()
     if sum(bool(x) for x in (measure, compare, not_measurable)) != 1:
         raise ClaimsError(f"{where}: give exactly one of 'measure', 'compare', 'not_measurable'")
+    not_comparable = _not_comparable(raw.get("not_comparable"), where)
+    if not_comparable and not_measurable:
+        raise ClaimsError(f"{where}: 'not_comparable' needs something measured; this claim is 'not_measurable'")
     tolerance = None
     if raw.get("tolerance") is not None:
         spec = raw["tolerance"]
@@ -251,6 +272,7 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
         tolerance=tolerance,
         direction=direction,
         not_measurable=" ".join(not_measurable.split()),
+        not_comparable=not_comparable,
         notes=" ".join(str(raw.get("notes") or "").split()),
     )
 

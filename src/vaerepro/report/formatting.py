@@ -17,15 +17,21 @@ STATUS_CSS = {
     StatusKind.REPRODUCED: "ok",
     StatusKind.PARTIAL: "partial",
     StatusKind.NOT_REPRODUCED: "fail",
+    StatusKind.TIE: "partial",
     StatusKind.SMOKE: "smoke",
     StatusKind.NOT_COMPARABLE: "muted",
+    StatusKind.NOT_COMPARABLE_AS_STATED: "muted",
     StatusKind.NOT_MEASURABLE: "muted",
     StatusKind.NOT_RUN: "idle",
     StatusKind.UNREADABLE: "fail",
 }
 STATUS_ORDER = list(STATUS_CSS)
 ENTRY_KEYS = {"value", "unit", "convention", "not_measured", "std"}  # std is shown with the value
-MAPPING_SCALARS_SHOWN = 6  # a detail map with more entries (e.g. one per image) shows its size only
+# Shown elsewhere or only serialisation: per-image values (the JSON has them; the image count is
+# ``images``), and an empty list of failed images.
+HIDDEN_DETAILS = {"per_image"}
+MAPPING_SCALARS_SHOWN = 6  # a detail map with more entries is left to the JSON
+LIST_ITEMS_SHOWN = 4  # a short list of scalars (a shape) is printed; a longer one is left to the JSON
 
 
 def number(value: Any) -> str:
@@ -66,25 +72,34 @@ def compared_with(assessment: Assessment) -> str:
     return f"{number(claim.reference_value)} {claim.tolerance.describe()} ({source})"
 
 
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, list | Mapping)
+
+
 def entry_details(entry: Mapping[str, Any]) -> str:
-    """Extra fields of a metric entry, compact: scalars as ``k v``, lists and maps by size."""
+    """Extra fields of a metric entry in words: ``key value``; short lists and maps inline.
+
+    Long lists and maps (one value per image, per class) are left to the JSON rather than
+    summarised as "N items", which tells a reader nothing.
+    """
     parts = []
     for key, value in entry.items():
-        if key in ENTRY_KEYS:
+        label = str(key).replace("_", " ")
+        if key in ENTRY_KEYS or key in HIDDEN_DETAILS:
             continue
-        if key == "per_image" and isinstance(value, Mapping | list):
-            parts.append(f"{key}: {len(value)} images")  # one value per image: the JSON has them
-        elif key == "failed" and isinstance(value, list):
-            names = ", ".join(str(item) for item in value[:3]) + (", …" if len(value) > 3 else "")
-            parts.append(f"failed: {len(value)} ({names})" if value else "failed: none")
+        if key == "failed" and isinstance(value, list):
+            if value:
+                names = ", ".join(str(item) for item in value[:3]) + (", …" if len(value) > 3 else "")
+                parts.append(f"failed on {len(value)} images ({names})")
         elif isinstance(value, list):
-            parts.append(f"{key}: {len(value)} items")
+            if value and len(value) <= LIST_ITEMS_SHOWN and all(_is_scalar(item) for item in value):
+                joiner = " × " if key.endswith(("shape", "size")) else ", "
+                parts.append(f"{label} {joiner.join(number(item) for item in value)}")
         elif isinstance(value, Mapping):
-            scalars = [f"{k} {number(v)}" for k, v in value.items() if not isinstance(v, list | Mapping)]
-            compact = scalars and len(scalars) == len(value) and len(value) <= MAPPING_SCALARS_SHOWN
-            parts.append(f"{key}: {', '.join(scalars)}" if compact else f"{key}: {len(value)} entries")
+            if value and len(value) <= MAPPING_SCALARS_SHOWN and all(_is_scalar(item) for item in value.values()):
+                parts.append(f"{label}: {', '.join(f'{k} {number(v)}' for k, v in value.items())}")
         else:
-            parts.append(f"{key} {number(value)}")
+            parts.append(f"{label} {number(value)}")
     return " · ".join(parts)
 
 

@@ -1,8 +1,10 @@
 """The report's stylesheet and its self-check script, inlined into ``index.html``.
 
 Offline by construction: system font stacks only (no web fonts), no ``url()``, no imports.
-The script only counts broken images and load errors into attributes on ``<html>`` for the
-automated browser check (tests/test_report_browser.py); the page reads fine without it.
+The script opens a collapsed card that a link points to; with ``?self-check`` in the URL it
+also loads every (lazy) image, counts the broken ones and load errors, and measures whether
+the scorecard fits its container, into attributes on ``<html>`` for the automated browser
+check (tests/test_report_browser.py). The page reads fine without it.
 """
 
 STYLESHEET = """
@@ -43,13 +45,31 @@ th { background: var(--wash); font-weight: 600; color: var(--soft); font-size: 1
   text-transform: uppercase; letter-spacing: 0.03em; white-space: nowrap; }
 tbody tr:hover td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.claims td:first-child { min-width: 360px; }
-table.claims td:last-child { min-width: 200px; max-width: 300px; }
-table.claims td:nth-child(4) { min-width: 150px; }
+/* The scorecard fits the content width at 1,280 px: fixed columns, every cell wraps. */
+.scorecard-wrap { margin: 10px 0 18px; }
+table.scorecard { table-layout: fixed; width: 100%; }
+table.scorecard col.c-claim { width: 38%; } table.scorecard col.c-claimed { width: 18%; }
+table.scorecard col.c-ours { width: 24%; } table.scorecard col.c-verdict { width: 20%; }
+table.scorecard td { overflow-wrap: anywhere; word-break: normal; }
+table.scorecard tr:target td { background: #fff8e6; }
+.verdict { display: inline-block; border-radius: 999px; padding: 1px 10px; font-size: 12.5px; font-weight: 700; }
+.verdict.ok { color: var(--ok); background: var(--ok-bg); }
+.verdict.fail { color: var(--fail); background: var(--fail-bg); }
+.verdict.partial { color: var(--partial); background: var(--partial-bg); }
+.verdict.muted { color: var(--muted); background: var(--muted-bg); }
+.why { display: block; color: var(--ink); font-size: 13px; margin-top: 3px; }
+.why-counts { color: var(--soft); margin-top: 0; }
+.links { display: block; font-size: 12.5px; margin-top: 2px; }
+p.legend { max-width: none; font-size: 13.5px; color: var(--soft); }
+details.claim { padding: 6px 12px; margin: 6px 0; }
+details.claim > summary { font-weight: 500; }
+details.experiment > summary { font-weight: 600; }
+.meta-inline { color: var(--soft); font-weight: 400; font-size: 13px; }
+table.metrics td, table.conventions td { overflow-wrap: anywhere; }
+table.metrics td:first-child, table.conventions td:first-child { width: 230px; min-width: 230px; }
 table.comparison { font-size: 13.5px; }
 table.comparison th, table.comparison td { padding: 6px 8px; }
-table.comparison th { text-transform: none; letter-spacing: 0; }
-table.comparison td:first-child { white-space: nowrap; }
+table.comparison th { text-transform: none; letter-spacing: 0; white-space: normal; }
 table.comparison td.best { font-weight: 700; color: var(--ok); background: var(--ok-bg); }
 table.comparison td.input, table.comparison td.reference { color: var(--soft); font-style: italic; }
 table.comparison tr:has(td.input) td, table.comparison tr:has(td.reference) td { background: var(--wash); }
@@ -74,9 +94,14 @@ tr.group td { background: #f1f3f7; font-weight: 600; color: var(--ink); font-siz
 .badges { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0 10px; }
 .badge { font-size: 12.5px; background: var(--wash); border: 1px solid var(--line); border-radius: 6px;
   padding: 0 7px; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 14px; margin-top: 10px; }
-figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: #fff; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 14px; margin-top: 10px; }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: #fff; min-width: 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; image-rendering: auto; }
+/* Wide figures (curves, findings) take the whole width; native ones are never scaled down. */
+figure.wide, figure.native, figure.scroll { grid-column: 1 / -1; }
+figure.wide img { width: 100%; }
+figure.native, figure.scroll { overflow-x: auto; }
+figure.native img, figure.scroll img { max-width: none; margin: 0; }
 figcaption { font-size: 12.5px; color: var(--soft); margin-top: 6px; }
 .missing { color: var(--fail); font-size: 13px; }
 details { border: 1px solid var(--line); border-radius: 10px; padding: 8px 14px; margin: 10px 0; }
@@ -97,15 +122,53 @@ SELF_CHECK_SCRIPT = """
   window.addEventListener('error', function () {
     errors += 1; root.setAttribute('data-load-errors', String(errors));
   }, true);
-  window.addEventListener('load', function () {
-    var images = document.images, broken = 0;
-    for (var i = 0; i < images.length; i += 1) {
-      if (!images[i].complete || images[i].naturalWidth === 0) { broken += 1; }
+  // A link to a collapsed card opens it (and the card it sits in), so every link lands somewhere visible.
+  function reveal() {
+    var target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    for (var node = target; node; node = node.parentElement) {
+      if (node.tagName === 'DETAILS') { node.open = true; }
     }
-    root.setAttribute('data-images', String(images.length));
-    root.setAttribute('data-broken-images', String(broken));
-    root.setAttribute('data-load-errors', String(errors));
-    root.setAttribute('data-self-check', 'done');
+    if (target) { target.scrollIntoView(); }
+  }
+  // The scorecard must fit its container: no column cut off, every verdict on screen.
+  function measureScorecard() {
+    var wrap = document.querySelector('.scorecard-wrap'), table = wrap && wrap.querySelector('table');
+    if (!table) { return; }
+    var box = wrap.getBoundingClientRect(), hidden = 0, cells = wrap.querySelectorAll('td.verdict-cell');
+    for (var i = 0; i < cells.length; i += 1) {
+      var cell = cells[i].getBoundingClientRect();
+      if (cell.width === 0 || cell.height === 0 || cell.right > box.right + 0.5 || cell.left < box.left - 0.5) { hidden += 1; }
+    }
+    root.setAttribute('data-scorecard-overflow', String(table.scrollWidth - wrap.clientWidth));
+    root.setAttribute('data-verdict-cells', String(cells.length));
+    root.setAttribute('data-hidden-verdicts', String(hidden));
+  }
+  // With ?self-check in the URL, every lazy image is loaded and decoded before counting.
+  function checkImages() {
+    var images = Array.prototype.slice.call(document.images);
+    var settled = images.map(function (image) {
+      // A fresh copy loads at once, where the lazy original may wait for a card to open.
+      return new Promise(function (resolve) {
+        var probe = new Image();
+        probe.onload = function () { resolve(probe.naturalWidth > 0); };
+        probe.onerror = function () { resolve(false); };
+        probe.src = image.currentSrc || image.src;
+      });
+    });
+    return Promise.all(settled).then(function (results) {
+      root.setAttribute('data-images', String(images.length));
+      root.setAttribute('data-broken-images', String(results.filter(function (ok) { return !ok; }).length));
+    });
+  }
+  window.addEventListener('hashchange', reveal);
+  window.addEventListener('load', function () {
+    reveal();
+    if (location.search.indexOf('self-check') < 0) { return; }
+    measureScorecard();
+    checkImages().then(function () {
+      root.setAttribute('data-load-errors', String(errors));
+      root.setAttribute('data-self-check', 'done');
+    });
   });
 })();
 """

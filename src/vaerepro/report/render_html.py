@@ -3,7 +3,9 @@
 Built with the standard library only; every piece of text from a record or the registry
 goes through :func:`html.escape`. Nothing is loaded from outside ``reports/``: the styles
 and the self-check script are inline, figures are ``<img>`` with paths relative to
-``reports/`` (checked in :func:`vaerepro.report.build.checked_figure`), the pipeline graph is
+``reports/`` (checked in :func:`vaerepro.report.build.checked_figure`), each a link to its
+full-size file, loaded lazily and sized from the file's header so the page does not jump;
+the pipeline graph is
 an inline SVG, and paper references are plain text, never links.
 """
 
@@ -17,9 +19,9 @@ from typing import Any
 from vaerepro.report.build import Experiment, Figure, Report
 from vaerepro.report.fid_table import FLOOR_HEADER, HEADER, floor_rows
 from vaerepro.report.fid_table import INTRODUCTION as FID_INTRODUCTION
+from vaerepro.report.figure_notes import figure_layout, figure_note
 from vaerepro.report.formatting import (
     STATUS_CSS,
-    STATUS_ORDER,
     claimed_text,
     compared_with,
     entry_details,
@@ -29,6 +31,7 @@ from vaerepro.report.formatting import (
 )
 from vaerepro.report.html_style import SELF_CHECK_SCRIPT, STYLESHEET
 from vaerepro.report.metric_catalog import TASK_TITLES, metric_name
+from vaerepro.report.noise import rule_in_words
 from vaerepro.report.pipeline_graph import as_svg, as_text
 from vaerepro.report.provenance import (
     audit_commands,
@@ -43,8 +46,17 @@ from vaerepro.report.restoration_tables import (
     caption,
     stress_caption,
 )
+from vaerepro.report.scorecard import ScorecardRow
 from vaerepro.report.status import Assessment, Status
-from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_CITATION, SURVEY_TITLE
+from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_CITATION, SURVEY_TITLE, VERDICT_LEGEND
+from vaerepro.report.verdict import Verdict, VerdictKind, verdict_counts
+
+VERDICT_CSS = {
+    VerdictKind.HOLDS: "ok",
+    VerdictKind.DOES_NOT_HOLD: "fail",
+    VerdictKind.TIE: "partial",
+    VerdictKind.NO_VERDICT: "muted",
+}
 
 
 def _e(value: Any) -> str:
@@ -66,45 +78,133 @@ def _status(status: Status) -> str:
     return f'<span class="status {STATUS_CSS[status.kind]}">{_e(status.kind.value)}</span>'
 
 
-def _figure(figure: Figure) -> str:
+def _figure(figure: Figure, note: str = "") -> str:
+    """A figure linking to its full-size file; lazy, with the file's size reserved (module docstring)."""
     if figure.problem:
         return f'<p class="missing">Figure <b>{_e(figure.name)}</b> ({_e(figure.path)}): {_e(figure.problem)}</p>'
+    layout = figure_layout(figure.name, figure.width, figure.height)
+    size = f' width="{figure.width}" height="{figure.height}"' if figure.width and figure.height else ""
+    native = f" at its native size ({figure.width}×{figure.height} px)" if layout in ("native", "scroll") else ""
     return (
-        f'<figure><img src="{_e(figure.path)}" alt="{_e(figure.name)}">'
-        f'<figcaption>{_e(figure.name)} · <span class="mono">{_e(figure.path)}</span></figcaption></figure>'
+        f'<figure class="{layout}"><a href="{_e(figure.path)}" title="open the full-size file">'
+        f'<img src="{_e(figure.path)}" alt="{_e(figure.name)}" loading="lazy"{size}></a>'
+        f'<figcaption>{_e(figure.name)}{_e(native)} · <a class="mono" href="{_e(figure.path)}">{_e(figure.path)}</a>'
+        + (f'<span class="meta">{_e(note)}</span>' if note else "")
+        + "</figcaption></figure>"
     )
 
 
-def _claim_row(assessment: Assessment) -> str:
-    claim = assessment.claim
-    flag = f' <span class="flag" title="{_e(claim.discrepancy)}">⚑</span>' if claim.flagged else ""
-    statement = (
-        f'{_e(claim.statement)}<span class="meta">{_e(claim.id)} · {_e(claim.model)} · '
-        f"{_e(claim.dataset)} · {_e(metric_name(claim.metric))} · cites {_e(claim.cites)}</span>"
+def _verdict(item: Verdict) -> str:
+    """The verdict word as a pill, and the reason of a missing verdict as wrapping text."""
+    reason = f'<span class="why">{_e(item.reason)}</span>' if item.reason else ""
+    return f'<span class="verdict {VERDICT_CSS[item.kind]}">{_e(item.kind.value)}</span>{reason}'
+
+
+def _links(row: ScorecardRow) -> str:
+    links = [f'<a href="#claim-{_e(row.claim_id)}">details</a>']
+    for name in row.cards:
+        lineage = f', <a href="#lineage-{_e(name)}">lineage</a>' if name in row.lineages else ""
+        links.append(f'<span class="mono">{_e(name)}</span> (<a href="#exp-{_e(name)}">card</a>{lineage})')
+    return f'<span class="links">{" · ".join(links)}</span>'
+
+
+def _scorecard_row(row: ScorecardRow) -> str:
+    claim = (
+        f'<span title="{_e(row.statement)}">{_e(row.claim)}</span>'
+        f'<span class="meta">{_e(row.subject)} · <span class="mono">{_e(row.claim_id)}</span></span>{_links(row)}'
     )
-    reason = assessment.status.reason if assessment.status.reason else ""
-    detail = assessment.explanation or reason
-    status = _status(assessment.status) + (f'<span class="meta">{_e(detail)}</span>' if detail else "")
+    claimed = _e(row.claimed) + (f'<span class="meta">{_e(row.claimed_note)}</span>' if row.claimed_note else "")
+    ours = _e(row.ours) + (f'<span class="meta">{_e(row.ours_context)}</span>' if row.ours_context else "")
     return (
-        "<tr>"
-        + f"<td>{statement}</td>"
-        + f'<td class="num">{_e(claimed_text(claim))}{flag}</td>'
-        + f'<td class="num">{_e(number(assessment.ours))}</td>'
-        + f"<td>{_e(compared_with(assessment))}</td>"
-        + f'<td class="num">{_e(signed(assessment.delta))}</td>'
-        + f"<td>{status}</td></tr>"
+        f'<tr id="score-{_e(row.claim_id)}"><td>{claim}</td><td>{claimed}</td><td>{ours}</td>'
+        f'<td class="verdict-cell">{_verdict(row.verdict)}</td></tr>'
     )
 
 
-def _claims_table(report: Report) -> str:
+def _scorecard(report: Report) -> str:
     body, section = [], None
-    for assessment in report.assessments:
-        if assessment.claim.section != section:
-            section = assessment.claim.section
-            body.append(f'<tr class="group"><td colspan="6">{_e(section)}</td></tr>')
-        body.append(_claim_row(assessment))
-    head = "".join(f"<th>{h}</th>" for h in ("claim", "claimed", "ours", "judged against", "delta", "status"))
-    return f'<div class="table-wrap"><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    for row in report.scorecard:
+        if row.section != section:
+            section = row.section
+            body.append(f'<tr class="group"><td colspan="4">{_e(section)}</td></tr>')
+        body.append(_scorecard_row(row))
+    columns = (
+        '<colgroup><col class="c-claim"><col class="c-claimed"><col class="c-ours"><col class="c-verdict"></colgroup>'
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("claim", "claimed", "ours", "verdict"))
+    return (
+        f'<div class="scorecard-wrap"><table class="scorecard">{columns}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _verdict_tiles(report: Report) -> str:
+    kinds, reasons = verdict_counts([row.verdict for row in report.scorecard])
+    tiles = "".join(
+        f'<div class="tile"><b>{kinds.get(kind, 0)}</b><span class="verdict {VERDICT_CSS[kind]}">{_e(kind.value)}</span></div>'
+        for kind in VerdictKind
+    )
+    why = " · ".join(f"{count} {reason}" for reason, count in reasons.items())
+    return f'<div class="glance">{tiles}</div>' + (f'<p class="why-counts">No verdict: {_e(why)}.</p>' if why else "")
+
+
+def _claim_card(assessment: Assessment, row: ScorecardRow) -> str:
+    """One claim in full, collapsed: statement, citation, numbers, the status and why."""
+    claim = assessment.claim
+    flag = ' <span class="flag">⚑ survey differs from the paper</span>' if claim.flagged else ""
+    facts = [
+        ["claim id", f'<span class="mono">{_e(claim.id)}</span>'],
+        ["model · dataset · metric", f"{_e(claim.model)} · {_e(claim.dataset)} · {_e(metric_name(claim.metric))}"],
+        ["cites", _e(claim.cites)],
+        ["claimed", _e(claimed_text(claim)) + (f" ({_e(claim.unit)})" if claim.survey_value is not None else "")],
+        ["judged against", _e(compared_with(assessment))],
+        [
+            "ours",
+            _e(number(assessment.ours))
+            + (f" · delta {_e(signed(assessment.delta))}" if assessment.delta is not None else ""),
+        ],
+        [
+            "status",
+            _status(assessment.status) + (f" {_e(assessment.status.reason)}" if assessment.status.reason else ""),
+        ],
+    ]
+    if assessment.explanation:
+        facts.append(["how it was decided", _e(assessment.explanation)])
+    if claim.discrepancy:
+        facts.append(["survey vs paper", _e(claim.discrepancy)])
+    if claim.notes:
+        facts.append(["notes", _e(claim.notes)])
+    return (
+        f'<details class="claim" id="claim-{_e(claim.id)}"><summary>{_e(claim.id)} · {_verdict(row.verdict)}{flag}'
+        f"</summary><p>{_e(claim.statement)}</p>{_table(['field', 'value'], facts, 'kv')}"
+        f'<p class="meta"><a href="#score-{_e(claim.id)}">back to the scorecard</a></p></details>'
+    )
+
+
+def _claim_cards(report: Report) -> str:
+    cards = "".join(_claim_card(a, row) for a, row in zip(report.assessments, report.scorecard, strict=True))
+    return (
+        '<h2 id="claims">Claims in detail</h2><p>One card per claim (click to open): the survey\'s '
+        "statement, what it cites, the number it is judged against and how the status was decided. "
+        '<span class="flag">⚑</span> marks claims where the survey differs from the paper it cites.</p>' + cards
+    )
+
+
+def _conventions(report: Report) -> str:
+    """Each metric's convention once (not in every row of every table)."""
+    rows = []
+    for key, convention, experiments in report.conventions:
+        several = sum(1 for other, _, _ in report.conventions if other == key) > 1
+        used_by = f'<span class="meta">{_e(", ".join(experiments))}</span>' if several else ""
+        rows.append([f'{_e(metric_name(key))}<span class="meta mono">{_e(key)}</span>', _e(convention) + used_by])
+    if not rows:
+        return ""
+    return (
+        '<h3 id="conventions">Metric conventions</h3><p>How each metric is computed, once per metric; '
+        "variants scored on the degraded input (<code>_input</code>), on the references "
+        "(<code>_reference</code>) and under stress tests (<code>@tag</code>) follow the same convention.</p>"
+        + _table(["metric", "convention"], rows, "conventions")
+    )
 
 
 def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
@@ -117,19 +217,28 @@ def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
                 f'{_e(metric_name(key))}<span class="meta mono">{_e(key)}</span>',
                 f'<td class="num">{_e(metric_value_text(entry))}</td>',
                 _e(unit),
-                _e(entry.get("convention", "")),
                 _e(entry_details(entry)),
             ]
         )
-    return _table(["metric", "value", "unit", "convention", "details"], rows) if rows else "<p>No metrics recorded.</p>"
+    # Conventions are printed once per metric in the legend (#conventions), not in every row.
+    return _table(["metric", "value", "unit", "details"], rows, "metrics") if rows else "<p>No metrics recorded.</p>"
 
 
 def _experiment(experiment: Experiment) -> str:
-    parts = [f'<section class="experiment" id="exp-{_e(experiment.name)}"><h4>{_e(experiment.name)}</h4>']
-    if experiment.error:
-        parts.append(f'<div class="callout">Metrics file unreadable: {_e(experiment.error)}</div></section>')
-        return "".join(parts)
+    """The experiment's card, collapsed: badges, metrics, figures (opened by a link to it)."""
     record = experiment.record
+    state = (
+        "metrics file unreadable"
+        if experiment.error
+        else f"{(record or {}).get('profile')} · {(record or {}).get('device')}"
+    )
+    parts = [
+        f'<details class="experiment" id="exp-{_e(experiment.name)}"><summary>{_e(experiment.name)} '
+        f'<span class="meta-inline">{_e(state)} · {len(experiment.figures)} figures</span></summary>'
+    ]
+    if experiment.error:
+        parts.append(f'<div class="callout">Metrics file unreadable: {_e(experiment.error)}</div></details>')
+        return "".join(parts)
     assert record is not None
     badges = [
         f"model {experiment.model}",
@@ -147,8 +256,9 @@ def _experiment(experiment: Experiment) -> str:
         )
     parts.append(_metrics_table(record["metrics"]))
     if experiment.figures:
-        parts.append('<div class="figures">' + "".join(_figure(f) for f in experiment.figures) + "</div>")
-    parts.append("</section>")
+        figures = "".join(_figure(f, figure_note(f.name, record)) for f in experiment.figures)
+        parts.append(f'<div class="figures">{figures}</div>')
+    parts.append(f'<p class="meta"><a href="#lineage-{_e(experiment.name)}">lineage of these numbers</a></p></details>')
     return "".join(parts)
 
 
@@ -192,7 +302,7 @@ def _restoration(report: Report) -> str:
     groups = "".join(_restoration_group(group) for group in report.restoration)
     return (
         f'<h2 id="restoration">Restoration: methods side by side</h2><p>{_e(SECTION_INTRO)} '
-        f"Highlighted = best method in the column.</p>{groups}"
+        f"Highlighted = the best method in the column, where it wins beyond the noise.</p>{groups}"
     )
 
 
@@ -270,7 +380,8 @@ def _provenance(report: Report) -> str:
         environment = record.get("environment") or {}
         env_rows = [[_e(k), _e(v)] for k, v in sorted(environment.items())] if isinstance(environment, Mapping) else []
         parts.append(
-            f"<details><summary>{_e(experiment.name)} · {_e(record.get('profile'))} · "
+            f'<details id="lineage-{_e(experiment.name)}"><summary>{_e(experiment.name)} · '
+            f"{_e(record.get('profile'))} · "
             f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
             f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
             f"{_table(['package', 'version'], env_rows, 'kv')}</details>"
@@ -332,13 +443,7 @@ def _audit(report: Report) -> str:
 
 
 def render_html(report: Report) -> str:
-    """The whole report as one HTML document."""
-    counts = report.counts()
-    tiles = "".join(
-        f'<div class="tile"><b>{counts[kind]}</b><span class="status {STATUS_CSS[kind]}">{_e(kind.value)}</span></div>'
-        for kind in STATUS_ORDER
-        if kind in counts
-    )
+    """The whole report as one HTML document: the scorecard first, the details below it."""
     errors = ""
     if report.records.errors:
         items = "".join(
@@ -360,7 +465,8 @@ def render_html(report: Report) -> str:
     toc = "".join(
         f'<a href="#{anchor}">{_e(label)}</a>'
         for anchor, label in (
-            ("claims", "Claims"),
+            ("scorecard", "Scorecard"),
+            ("claims", "Claims in detail"),
             ("discrepancies", "Survey vs paper"),
             ("restoration", "Restoration tables"),
             ("fid", "FID"),
@@ -372,21 +478,24 @@ def render_html(report: Report) -> str:
             ("datasets", "Datasets"),
             ("provenance", "Provenance"),
             ("audit", "Audit"),
+            ("conventions", "Metric conventions"),
             ("rules", "Status rules"),
         )
     )
     body = (
         f'<header><h1>Reproduction report</h1><p class="subtitle">{_e(SURVEY_CITATION)}</p>'
         f'<nav class="toc">{toc}</nav></header>'
-        f'<p class="lede">{_e(INTRODUCTION)}</p><div class="glance">{tiles}</div>{errors}'
-        f'<h2 id="claims">Claims</h2><p>Every quantitative claim of the survey, and the qualitative ones this '
-        f'pipeline turns into measurements. <span class="flag">⚑</span> marks claims where the survey differs '
-        f"from the paper it cites. Hover a flag for the details, or see the next section.</p>{_claims_table(report)}"
+        f'<p class="lede">{_e(INTRODUCTION)}</p>{_verdict_tiles(report)}{errors}'
+        f'<h2 id="scorecard">Scorecard</h2><p class="legend">{_e(VERDICT_LEGEND)} {_e(rule_in_words())} '
+        f"Each row links to its claim's card, to the experiment's card and to its lineage (the record's "
+        f'provenance); metric conventions are listed once, in the <a href="#conventions">legend</a>.</p>'
+        f"{_scorecard(report)}{_claim_cards(report)}"
         f'<h2 id="discrepancies">Survey vs cited paper</h2><ul class="discrepancies">{flagged}</ul>'
         "<p>Paper values were entered from the papers' published tables and not re-read on this offline "
         "machine (<code>verified_against_paper: false</code> in the registry); check them before citing.</p>"
         f"{_restoration(report)}{_fid(report)}{_findings(report)}{_task_sections(report)}{_datasets(report)}{_provenance(report)}{_audit(report)}"
-        f'<h2 id="rules">How statuses are decided</h2><p>{_e(STATUS_RULES)}</p>'
+        f'<h2 id="legend">Legend</h2>{_conventions(report)}'
+        f'<h3 id="rules">How statuses are decided</h3><p>{_e(STATUS_RULES)}</p>'
         "<footer>Generated by the <code>report</code> stage of vaerepro "
         "(<code>pipeline/report.py</code>) from <code>reports/metrics/*.json</code> and the claims registry "
         "<code>src/vaerepro/report/claims.yaml</code>.</footer>"

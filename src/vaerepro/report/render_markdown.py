@@ -12,6 +12,7 @@ from vaerepro.report.build import Experiment, Figure, Report
 from vaerepro.report.fid_table import FLOOR_HEADER, floor_rows
 from vaerepro.report.fid_table import HEADER as FID_HEADER
 from vaerepro.report.fid_table import INTRODUCTION as FID_INTRODUCTION
+from vaerepro.report.figure_notes import figure_note
 from vaerepro.report.formatting import (
     STATUS_ORDER,
     claimed_text,
@@ -22,6 +23,7 @@ from vaerepro.report.formatting import (
     signed,
 )
 from vaerepro.report.metric_catalog import TASK_TITLES, metric_name
+from vaerepro.report.noise import rule_in_words
 from vaerepro.report.pipeline_graph import as_text
 from vaerepro.report.provenance import (
     audit_commands,
@@ -36,7 +38,8 @@ from vaerepro.report.restoration_tables import (
     caption,
     stress_caption,
 )
-from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_TITLE
+from vaerepro.report.text import INTRODUCTION, STATUS_RULES, SURVEY_TITLE, VERDICT_LEGEND
+from vaerepro.report.verdict import VerdictKind, verdict_counts
 
 
 def cell(text: object) -> str:
@@ -50,10 +53,11 @@ def table(header: list[str], rows: list[list[object]]) -> list[str]:
     return lines + [""]
 
 
-def _figure(figure: Figure) -> str:
+def _figure(figure: Figure, note: str = "") -> str:
+    """The image, linked to its full-size file, and what it shows where the file does not say."""
     if figure.problem:
         return f"*figure {figure.name}: {figure.problem} ({figure.path})*"
-    return f"![{figure.name}]({figure.path})"
+    return f"[![{figure.name}]({figure.path})]({figure.path})" + (f"\n\n*{note}*" if note else "")
 
 
 def _comparison(comparison: Table, kinds: bool = True) -> list[str]:
@@ -80,7 +84,12 @@ def _restoration_group(group: RestorationGroup) -> list[str]:
 def _restoration(report: Report) -> list[str]:
     if not report.restoration:
         return []
-    lines = ["## Restoration: methods side by side", "", SECTION_INTRO + " Bold = best method in the column.", ""]
+    lines = [
+        "## Restoration: methods side by side",
+        "",
+        SECTION_INTRO + " Bold = the best method in the column, where it wins beyond the noise.",
+        "",
+    ]
     for group in report.restoration:
         lines += _restoration_group(group)
     return lines
@@ -103,32 +112,47 @@ def _experiment(experiment: Experiment, report: Report) -> list[str]:
             key,
             metric_value_text(entry),
             entry.get("unit", "") if entry.get("value") is not None else entry.get("not_measured", ""),
-            entry.get("convention", ""),
             entry_details(entry),
         ]
         for key, entry in record["metrics"].items()
     ]
     lines += (
-        table(["metric", "key", "value", "unit / reason", "convention", "details"], rows)
-        if rows
-        else ["*no metrics recorded*", ""]
+        table(["metric", "key", "value", "unit / reason", "details"], rows) if rows else ["*no metrics recorded*", ""]
     )
-    lines += [_figure(figure) + "\n" for figure in experiment.figures]
+    lines += [_figure(figure, figure_note(figure.name, record)) + "\n" for figure in experiment.figures]
     return lines
 
 
 def render_markdown(report: Report) -> str:
     """The whole report as one Markdown string."""
     counts = report.counts()
+    kinds, reasons = verdict_counts([row.verdict for row in report.scorecard])
     lines = [f"# Reproduction report: {SURVEY_TITLE}", "", INTRODUCTION, ""]
     lines += [
-        "**At a glance:** " + ", ".join(f"{counts[kind]} {kind.value}" for kind in STATUS_ORDER if kind in counts),
+        "**Verdicts:** "
+        + ", ".join(f"{kinds.get(kind, 0)} {kind.value}" for kind in VerdictKind)
+        + (" (no verdict: " + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")" if reasons else ""),
+        "",
+        "**Statuses:** " + ", ".join(f"{counts[kind]} {kind.value}" for kind in STATUS_ORDER if kind in counts),
         "",
     ]
     if report.records.errors:
         lines += ["> **Unreadable metrics files** (the rest of the report is unaffected):", ">"]
         lines += [f"> - `{name}`: {message}" for name, message in sorted(report.records.errors.items())] + [""]
 
+    lines += ["## Scorecard", "", VERDICT_LEGEND + " " + rule_in_words(), ""]
+    lines += table(
+        ["claim", "claimed", "ours", "verdict"],
+        [
+            [
+                f"{row.claim} ({row.claim_id})",
+                row.claimed + (f" · {row.claimed_note}" if row.claimed_note else ""),
+                row.ours + (f" · {row.ours_context}" if row.ours_context else ""),
+                f"**{row.verdict.kind.value}**" + (f": {row.verdict.reason}" if row.verdict.reason else ""),
+            ]
+            for row in report.scorecard
+        ],
+    )
     lines += ["## Claims", ""]
     rows = [
         [
@@ -223,6 +247,12 @@ def render_markdown(report: Report) -> str:
 
     lines += ["## Audit: tracing one number", ""]
     lines += _audit(report)
+    if report.conventions:
+        lines += ["## Metric conventions", "", "How each metric is computed, once per metric.", ""]
+        lines += table(
+            ["metric", "key", "convention"],
+            [[metric_name(key), key, convention] for key, convention, _ in report.conventions],
+        )
     lines += ["## How statuses are decided", "", STATUS_RULES, ""]
     return "\n".join(lines).rstrip() + "\n"
 

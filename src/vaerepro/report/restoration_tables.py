@@ -14,8 +14,11 @@ that saw the same test pairs, so records are grouped by
 
 Each group gives one table: the input row, one row per method (classical methods first,
 then learned ones, each by name), and the reference row where no-reference metrics were
-measured on the references. The best method per column is marked (higher is better for every
-restoration metric; time per image is not ranked). Stress tests get a small table each.
+measured on the references. The best method per column is marked only when it beats every
+other method by more than the noise (:func:`vaerepro.report.noise.separated`: two standard
+errors of the per-image differences, and at least 3 images); otherwise the column is a tie
+and nothing is marked. Higher is better for every restoration metric; time per image is not
+ranked. Stress tests get a small table each.
 
 The renderers only format what :func:`restoration_groups` returns.
 """
@@ -29,6 +32,7 @@ from typing import Any
 
 from vaerepro.report.formatting import metric_value_text, number
 from vaerepro.report.metric_catalog import metric_direction, metric_name
+from vaerepro.report.noise import difference_noise, separated
 
 INPUT_LABEL = "input (no processing)"
 REFERENCE_LABEL = "reference (ground truth)"
@@ -175,16 +179,23 @@ def _header(key: str, units: Mapping[str, str]) -> str:
     return f"{name} [{unit}]" if unit and unit.lower() not in words else name
 
 
-def _best(values: list[float | None], key: str) -> set[int]:
-    """Indices of the best value (ties all marked); none for unranked columns."""
+def _best(entries: list[Any], key: str) -> set[int]:
+    """The index of the winner, when there is one beyond the noise; none for ties and unranked columns."""
     if key in UNRANKED:
         return set()
-    present = [value for value in values if value is not None]
-    if not present:
-        return set()
+    values = [_value(entry) for entry in entries]
+    present = [index for index, value in enumerate(values) if value is not None]
+    if len(present) < 2:
+        return set()  # nobody to beat
     lower = metric_direction(key) == "lower_is_better"
-    target = min(present) if lower else max(present)
-    return {index for index, value in enumerate(values) if value == target}
+    winner = (min if lower else max)(present, key=lambda index: values[index])
+    for other in present:
+        if other == winner:
+            continue
+        difference = values[winner] - values[other]  # type: ignore[operator]
+        if not separated(difference, difference_noise(entries[winner], entries[other])):
+            return set()
+    return {winner}
 
 
 def _first(entries: list[Mapping[str, Any]], key: str) -> Any:
@@ -221,7 +232,7 @@ def _table(
     if any(entry is not None for entry in input_entries.values()):
         cells = tuple(Cell(_cell_text(input_entries.get(column))) for column in columns)
         rows.append(Row(INPUT_LABEL, "input", cells))
-    best = {column: _best([_value(m.get(method_key(column))) for m in all_metrics], column) for column in columns}
+    best = {column: _best([m.get(method_key(column)) for m in all_metrics], column) for column in columns}
     for index, (experiment, kind, metrics) in enumerate(methods):
         cells = tuple(Cell(_cell_text(metrics.get(method_key(column))), index in best[column]) for column in columns)
         rows.append(Row(experiment, "method", cells, kind, experiment))
@@ -329,6 +340,8 @@ SECTION_INTRO = (
     'table per test set. "input (no processing)" scores the degraded input itself, so a method '
     'has to beat that row to have done anything useful; "reference (ground truth)" gives the '
     "no-reference metrics (UCIQE, UIQM) of the clean references. Values are mean ± standard "
-    "deviation over images; the best method per column is marked (higher is better for every "
-    "quality metric; time per image is not ranked). Classical methods are listed first."
+    "deviation over images. The best method per column is marked only when it beats every other "
+    "method by more than two standard errors of the per-image differences over at least 3 images; "
+    "otherwise the column is a tie and nothing is marked (higher is better for every quality "
+    "metric; time per image is not ranked). Classical methods are listed first."
 )

@@ -3,6 +3,9 @@
 Value claims, in order (the first rule that applies wins):
 
 1. the registry says nothing here can measure it          → not measurable here: <reason>
+   the registry says the claimed number cannot be
+   compared as stated (``not_comparable``)                → not comparable as stated: <reason>
+   (our number is still looked up and shown)
 2. the experiment's metrics file exists but is malformed  → metrics file unreadable
 3. no metrics file for the experiment                     → not run
 4. the record lacks the metric, or marks it not_measured,
@@ -17,13 +20,21 @@ Value claims, in order (the first rule that applies wins):
 7. the data variant is a documented subset (``subset-…``):
    within tolerance → partial; outside → not comparable: <variant>
    (success on less data is evidence; failure on less data is not conclusive)
-8. otherwise: within tolerance → reproduced, else → not reproduced
+8. otherwise: within tolerance → reproduced, else → not reproduced; but when the
+   decision is within the measurement's noise → tie (see below)
 
 "Within tolerance" respects the metric's direction: for a lower-is-better metric (FID, NLL)
 ``ours ≤ reference + tolerance``, so beating the claim counts as reproduced; for
 higher-is-better ``ours ≥ reference − tolerance``; for ``equal`` ``|ours − reference| ≤
 tolerance``. The reference is the survey's number unless the registry says ``reference:
 paper`` (the survey misquotes the paper, so we reproduce what the paper measured).
+
+Ties (:mod:`vaerepro.report.noise`): a value claim is a tie when our number lies within two
+standard errors of the tolerance bound it is judged against, and a comparison is a tie when
+the difference of its two sides is within two standard errors of the difference; either is a
+tie when fewer than 3 images were scored. The standard error comes from the per-image values
+(paired differences when both sides scored the same images). A tie is neither reproduced nor
+not reproduced, and a restoration table never marks it as a win.
 
 Comparison claims apply rules 1–5 to each side, then check the relation. Rule 6–7 apply
 only when one side is a published constant: two of our own experiments on the same data
@@ -35,11 +46,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from vaerepro.report.claims import Claim, Quantity
+from vaerepro.report.noise import Noise, difference_noise, entry_noise, separated
 from vaerepro.report.records import RecordSet
 
 # Provenance fields a claim may measure directly (e.g. "VDVAE uses 39M parameters").
@@ -56,8 +68,10 @@ class StatusKind(StrEnum):
     REPRODUCED = "reproduced"
     PARTIAL = "partial"
     NOT_REPRODUCED = "not reproduced"
+    TIE = "tie"
     SMOKE = "smoke run only"
     NOT_COMPARABLE = "not comparable"
+    NOT_COMPARABLE_AS_STATED = "not comparable as stated"
     NOT_MEASURABLE = "not measurable here"
     NOT_RUN = "not run"
     UNREADABLE = "metrics file unreadable"
@@ -76,7 +90,9 @@ class Status:
         return f"{self.kind.value}: {self.reason}" if self.reason and self.kind in _REASON_IN_LABEL else self.kind.value
 
 
-_REASON_IN_LABEL = {StatusKind.NOT_MEASURABLE, StatusKind.NOT_COMPARABLE}
+_REASON_IN_LABEL = {StatusKind.NOT_MEASURABLE, StatusKind.NOT_COMPARABLE, StatusKind.NOT_COMPARABLE_AS_STATED}
+
+HOLDS, DOES_NOT_HOLD, TIE = "holds", "does not hold", "tie"
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,8 @@ class Assessment:
     delta: float | None = None
     explanation: str = ""
     experiments: tuple[str, ...] = ()
+    outcome: str = ""  # holds / does not hold / tie: what the numbers say, whatever the profile
+    noise: Noise | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,13 @@ class Resolved:
     value: float | None
     record: Mapping[str, Any] | None
     problem: Status | None
+
+    def entry(self, quantity: Quantity) -> Mapping[str, Any] | None:
+        """The metric entry behind the value, for its noise; None for a detail or a provenance field."""
+        if self.record is None or quantity.detail or quantity.metric is None:
+            return None
+        entry = self.record["metrics"].get(quantity.metric)
+        return entry if isinstance(entry, Mapping) else None
 
 
 def variant_class(variant: str) -> str:
@@ -148,8 +173,9 @@ def within_tolerance(ours: float, reference: float, allowed: float, direction: s
     return abs(ours - reference) <= allowed
 
 
-def _gate(records: list[Mapping[str, Any]], success: bool, check_variant: bool) -> Status:
-    """Rules 5–8: profile, then data variant, then the outcome."""
+def _gate(records: list[Mapping[str, Any]], outcome: str, check_variant: bool) -> Status:
+    """Rules 5–8: profile, then data variant, then the outcome (holds / does not hold / tie)."""
+    success = outcome == HOLDS
     for record in records:
         profile = record.get("profile")
         if profile == "smoke":
@@ -165,7 +191,40 @@ def _gate(records: list[Mapping[str, Any]], success: bool, check_variant: bool) 
         subsets = [str(r.get("data_variant")) for r in records if variant_class(str(r.get("data_variant"))) == "subset"]
         if subsets:
             return Status(StatusKind.PARTIAL, f"within tolerance on {', '.join(subsets)}")
+    if outcome == TIE:
+        return Status(StatusKind.TIE)
     return Status(StatusKind.REPRODUCED if success else StatusKind.NOT_REPRODUCED)
+
+
+def nearest_bound(ours: float, reference: float, allowed: float, direction: str) -> float:
+    """The edge of the tolerance band that decides the claim: where "holds" turns into "does not"."""
+    if direction == "lower_is_better":
+        return reference + allowed
+    if direction == "higher_is_better":
+        return reference - allowed
+    return min((reference - allowed, reference + allowed), key=lambda bound: abs(ours - bound))
+
+
+def value_outcome(ours: float, reference: float, allowed: float, direction: str, noise: Noise | None) -> str:
+    """holds / does not hold, or tie when the deciding bound lies within our number's noise."""
+    if noise is not None and not separated(ours - nearest_bound(ours, reference, allowed, direction), noise):
+        return TIE
+    return HOLDS if within_tolerance(ours, reference, allowed, direction) else DOES_NOT_HOLD
+
+
+def comparison_outcome(difference: float, holds: bool, noise: Noise | None) -> str:
+    """holds / does not hold by the relation, or tie when the difference is within the noise."""
+    if not separated(difference, noise):
+        return TIE
+    return HOLDS if holds else DOES_NOT_HOLD
+
+
+def _noise_note(outcome: str, noise: Noise | None) -> str:
+    if noise is None:
+        return ""
+    if outcome == TIE and noise.images < 3:
+        return f" (tie: {noise.images} images are too few to tell)"
+    return f" ({noise.describe()})"
 
 
 def small_sample_fid(quantity: Quantity, record: Mapping[str, Any] | None) -> Status | None:
@@ -191,17 +250,18 @@ def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
         return Assessment(claim, problem, reference=reference, experiments=experiments)
     ours = resolved.value
     allowed = claim.tolerance.allowed(reference)
-    success = within_tolerance(ours, reference, allowed, claim.direction)
+    noise = entry_noise(resolved.entry(claim.measure))
+    outcome = value_outcome(ours, reference, allowed, claim.direction, noise)
     bound = {"lower_is_better": "≤", "higher_is_better": "≥"}.get(claim.direction, "within")
     explanation = (
         f"ours {_fmt(ours)}; needs {bound} {_fmt(reference)} {claim.tolerance.describe()} "
-        f"({claim.direction.replace('_', ' ')})"
+        f"({claim.direction.replace('_', ' ')}): {outcome}{_noise_note(outcome, noise)}"
     )
     assert resolved.record is not None
-    status = _gate([resolved.record], success, check_variant=True)
+    status = _gate([resolved.record], outcome, check_variant=True)
     if status.kind is not StatusKind.SMOKE:
         status = small_sample_fid(claim.measure, resolved.record) or status
-    return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments)
+    return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments, outcome, noise)
 
 
 def _assess_comparison(claim: Claim, records: RecordSet) -> Assessment:
@@ -211,19 +271,23 @@ def _assess_comparison(claim: Claim, records: RecordSet) -> Assessment:
         if side.problem is not None:
             return Assessment(claim, side.problem, experiments=claim.experiments)
     assert left.value is not None and right.value is not None
-    success = claim.compare.holds(left.value, right.value)
+    difference = left.value - right.value
+    noise = difference_noise(left.entry(claim.compare.left), right.entry(claim.compare.right))
+    outcome = comparison_outcome(difference, claim.compare.holds(left.value, right.value), noise)
     involved = [side.record for side in (left, right) if side.record is not None]
     variants = {str(record.get("data_variant")) for record in involved}
     # Our own two experiments on one data variant see the same data: comparable (docstring).
     against_constant = claim.compare.right.experiment is None
-    status = _gate(involved, success, check_variant=against_constant or len(variants) > 1)
+    status = _gate(involved, outcome, check_variant=against_constant or len(variants) > 1)
     if against_constant and status.kind is not StatusKind.SMOKE:
         status = small_sample_fid(claim.compare.left, left.record) or status
     explanation = (
         f"{claim.compare.left.describe()} = {_fmt(left.value)} {claim.compare.symbol()} "
-        f"{claim.compare.right.describe()} = {_fmt(right.value)}: {'holds' if success else 'does not hold'}"
+        f"{claim.compare.right.describe()} = {_fmt(right.value)}: {outcome}{_noise_note(outcome, noise)}"
     )
-    return Assessment(claim, status, left.value, right.value, left.value - right.value, explanation, claim.experiments)
+    return Assessment(
+        claim, status, left.value, right.value, difference, explanation, claim.experiments, outcome, noise
+    )
 
 
 def assess(claim: Claim, records: RecordSet) -> Assessment:
@@ -232,9 +296,11 @@ def assess(claim: Claim, records: RecordSet) -> Assessment:
         return Assessment(
             claim, Status(StatusKind.NOT_MEASURABLE, claim.not_measurable), reference=claim.reference_value
         )
-    if claim.compare is not None:
-        return _assess_comparison(claim, records)
-    return _assess_value(claim, records)
+    assessment = _assess_comparison(claim, records) if claim.compare is not None else _assess_value(claim, records)
+    if claim.not_comparable:
+        # Our number is still shown; only the verdict is withheld.
+        return replace(assessment, status=Status(StatusKind.NOT_COMPARABLE_AS_STATED, claim.not_comparable))
+    return assessment
 
 
 def assess_all(claims: list[Claim], records: RecordSet) -> list[Assessment]:

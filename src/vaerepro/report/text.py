@@ -16,6 +16,13 @@ INTRODUCTION = (
     "so a smoke-run number can never pass for a reproduction, and the audit section shows how "
     "to trace any number back through dvc.lock to its data, parameters and code."
 )
+VERDICT_LEGEND = (
+    "Verdicts: holds (our number meets the claim within its tolerance, or the claimed relation "
+    "holds), does not hold, tie (the difference is within the measurement's noise: never a win), "
+    "or no verdict with the reason: smoke run only (every smoke number checks the pipeline and "
+    "is never a reproduction), not measurable here, not run, or not comparable as stated (the "
+    "survey's number is on another scale or definition). Only a full-profile record can hold."
+)
 STATUS_RULES = (
     "Rules, first match wins: no way to measure the claim here → not measurable here (reason); "
     "metrics file malformed → metrics file unreadable; no metrics file → not run; metric missing "
@@ -27,5 +34,7 @@ STATUS_RULES = (
     "claimed number counts as reproduced, for higher-is-better ones (PSNR, SSIM, UIQM) exceeding "
     "it does. Where the survey misquotes the cited paper, our number is judged against the "
     "paper's. Comparisons between two of our own experiments on the same data variant are "
-    "valid on any variant; comparisons with a published number need comparable data."
+    "valid on any variant; comparisons with a published number need comparable data. A result "
+    "within two standard errors of its deciding bound, or over fewer than 3 images, is a tie. "
+    "A claim whose number the registry marks as not comparable as stated gets no verdict."
 )
