@@ -35,6 +35,21 @@ def test_smoke_targets_skip_experiments_whose_train_or_test_data_is_missing(tmp_
     assert "report" not in targets
 
 
+def test_smoke_targets_name_a_whole_foreach_group_once(tmp_path, monkeypatch):
+    raw = repository_params()
+    raw["experiments"] = {name: raw["experiments"][name] for name in ("vae-mnist", "vae_beta4-mnist")}
+    raw["datasets"] = {"mnist": raw["datasets"]["mnist"]}
+    raw["classifiers"] = {"mnist": raw["classifiers"]["mnist"]}
+    raw["fid"]["reference"] = {"mnist": raw["fid"]["reference"]["mnist"]}
+    write_params_files(tmp_path, raw)
+    monkeypatch.chdir(tmp_path)
+    params = str(tmp_path / "params.yaml")
+    targets, _, _ = cli.smoke_targets(params)
+    assert targets == ["prepare", "fid_reference", "classifier", "evaluate", "report"]
+    targets, _, _ = cli.smoke_targets(params, frozenset({"vae_beta4-mnist"}))
+    assert targets == ["prepare", "fid_reference", "classifier", "evaluate@vae-mnist"]
+
+
 def test_smoke_skip_leaves_experiments_out_and_renders_the_report_afterwards(tmp_path, monkeypatch):
     raw = repository_params()
     raw["experiments"] = {name: raw["experiments"][name] for name in ("vae-mnist", "vae_beta4-mnist")}

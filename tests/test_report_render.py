@@ -23,7 +23,7 @@ from vaerepro.report.pipeline_graph import (
     parse_dot,
     pipeline_graph,
 )
-from vaerepro.report.provenance import read_lock, upstream_trail
+from vaerepro.report.provenance import lineage_chain, read_lock, upstream_trail
 from vaerepro.report.render_html import render_html
 from vaerepro.report.render_markdown import render_markdown
 from vaerepro.report.status import StatusKind
@@ -105,6 +105,25 @@ def test_audit_trail_walks_dvc_lock_upstream(tree, report):
     markdown = render_markdown(report)
     assert "**train@vae-mnist**" in markdown and "92eb5ffee6ae2fec3ad71c777531578f.dir" in markdown
     assert "uv run dvc status evaluate@" in markdown
+
+
+def test_each_experiment_prints_its_chain_in_the_hashes_dvc_lock_uses(tree, report):
+    _, repository = tree
+    chain = lineage_chain(read_lock(repository / "dvc.lock"), "vae-mnist")
+    assert [link.stage for link in chain] == [
+        "evaluate@vae-mnist",
+        "train@vae-mnist",
+        "prepare@mnist",
+        "download@mnist",
+    ]
+    prepare = chain[2]
+    assert prepare.inputs == [("data/raw/mnist", "3c1b7a0a6b3f0e2d2bd0e3b1d7b0a4a1.dir")]
+    assert prepare.code == [("src/vaerepro/data", "cb06487f9262e9c440d8a885b57ab3fe.dir")]
+    assert prepare.params == ["datasets.mnist.validation_count"]
+    html = render_html(report)
+    card = html[html.index('id="lineage-vae-mnist"') :]
+    assert "3c1b7a0a6b3f" in card[: card.index("</details>")]  # the md5 prefix, as dvc.lock has it
+    assert "Chain (md5 as in `dvc.lock`" in render_markdown(report)
 
 
 class _Links(HTMLParser):

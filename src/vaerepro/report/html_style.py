@@ -28,6 +28,7 @@ p { margin: 8px 0 12px; max-width: 78ch; }
 code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
   font-size: 13px; }
 code { background: var(--wash); padding: 1px 5px; border-radius: 4px; }
+.wrap { overflow-wrap: anywhere; white-space: normal; }  /* long parameter values wrap, never cut */
 pre { background: var(--wash); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
   overflow-x: auto; line-height: 1.45; }
 nav.toc { display: flex; flex-wrap: wrap; gap: 6px 18px; padding: 10px 0 4px; border-bottom: 1px solid var(--line);

@@ -81,6 +81,37 @@ def upstream_trail(lock: Mapping[str, LockEntry], stage: str) -> list[LockEntry]
     return trail
 
 
+# Code deps: the stage's fingerprint (lineage/<stage>.json), or code paths in older dvc.lock files.
+_CODE_DEPS = ("lineage/", "src/", "pipeline/")
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One stage of a number's chain: what it read, as ``dvc.lock`` hashes it (md5)."""
+
+    stage: str
+    inputs: list[tuple[str, str]]  # (path, md5) of data, models and upstream outputs
+    code: list[tuple[str, str]]  # (fingerprint path, md5): the code it ran (lineage/<stage>.json)
+    params: list[str]  # the params keys it read
+
+
+def lineage_chain(lock: Mapping[str, LockEntry], experiment: str) -> list[ChainLink]:
+    """``evaluate@<experiment>`` and every stage upstream of it, nearest first, each with the
+    md5s ``dvc.lock`` records (the hashes ``dvc status`` compares, so a reader can match them),
+    leaving out the stages that only record where files came from (``lineage``, ``local_copy``)."""
+    links = []
+    for entry in upstream_trail(lock, f"evaluate@{experiment}"):
+        if entry.stage == "lineage" or entry.stage.startswith("local_copy@"):
+            continue
+        deps = dict(entry.deps)  # a dep listed twice (dataset = train data) once
+        code = [(path, digest) for path, digest in deps.items() if path.startswith(_CODE_DEPS)]
+        inputs = [
+            (path, digest) for path, digest in deps.items() if not path.startswith((*_CODE_DEPS, "data/local_copy/"))
+        ]
+        links.append(ChainLink(entry.stage, inputs, code, sorted(entry.params)))
+    return links
+
+
 def dataset_hash_check(record: Mapping[str, Any], summaries: Mapping[str, Mapping[str, Any]]) -> str:
     """Does the record's ``dataset_sha256`` match ``reports/data/<dataset>.json``?"""
     summary = summaries.get(str(record.get("dataset")))

@@ -34,8 +34,10 @@ from vaerepro.report.metric_catalog import TASK_TITLES, metric_name
 from vaerepro.report.noise import rule_in_words
 from vaerepro.report.pipeline_graph import as_svg, as_text
 from vaerepro.report.provenance import (
+    ChainLink,
     audit_commands,
     environment_table,
+    lineage_chain,
     provenance_rows,
     upstream_trail,
 )
@@ -383,6 +385,7 @@ def _provenance(report: Report) -> str:
             f'<details id="lineage-{_e(experiment.name)}"><summary>{_e(experiment.name)} · '
             f"{_e(record.get('profile'))} · "
             f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
+            f"{_chain(lineage_chain(report.lock, experiment.name))}"
             f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
             f"{_table(['package', 'version'], env_rows, 'kv')}</details>"
         )
@@ -401,6 +404,23 @@ def _provenance(report: Report) -> str:
         parts.append(f'<div class="dag-wrap">{svg}</div>')
     parts.append(f"<details><summary>as text</summary><pre>{_e(as_text(graph))}</pre></details>")
     return "".join(parts)
+
+
+def _chain(links: list[ChainLink]) -> str:
+    """The number's chain as dvc.lock records it: each stage, nearest first, with the md5 of what
+    it read (data, models, its code fingerprint) and the params keys it read."""
+    if not links:
+        return '<p class="meta">No dvc.lock entry for this experiment yet: no chain to show.</p>'
+    rows = []
+    for link in links:
+        inputs = "<br>".join(f'<span class="mono">{_e(path)} {_e(digest[:12])}</span>' for path, digest in link.inputs)
+        code = "<br>".join(f'<span class="mono">{_e(path)} {_e(digest[:12])}</span>' for path, digest in link.code)
+        rows.append(
+            [f'<span class="mono">{_e(link.stage)}</span>', inputs or "–", code or "–", _e(", ".join(link.params))]
+        )
+    return "<h4>chain (md5 as in dvc.lock; metric ← evaluate ← train ← prepare ← download)</h4>" + _table(
+        ["stage", "data and models read", "code (fingerprint)", "params read"], rows
+    )
 
 
 def _audit(report: Report) -> str:
@@ -429,7 +449,7 @@ def _audit(report: Report) -> str:
             [
                 "param",
                 f'<span class="mono">{_e(k)}</span>',
-                f'<span class="mono">{_e(json.dumps(v, sort_keys=True)[:100])}</span>',
+                f'<span class="mono wrap">{_e(json.dumps(v, sort_keys=True))}</span>',
             ]
             for k, v in entry.params.items()
         ]

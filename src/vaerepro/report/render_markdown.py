@@ -28,6 +28,7 @@ from vaerepro.report.pipeline_graph import as_text
 from vaerepro.report.provenance import (
     audit_commands,
     environment_table,
+    lineage_chain,
     provenance_rows,
     upstream_trail,
 )
@@ -230,6 +231,21 @@ def render_markdown(report: Report) -> str:
         assert record is not None
         lines += [f"### {experiment.name}", ""]
         lines += table(["", ""], [[label, text] for label, text in provenance_rows(record, report.datasets)])
+        chain = lineage_chain(report.lock, experiment.name)
+        if chain:
+            lines += ["Chain (md5 as in `dvc.lock`, nearest stage first):", ""]
+            lines += table(
+                ["stage", "data and models read", "code (fingerprint)", "params read"],
+                [
+                    [
+                        f"`{link.stage}`",
+                        "<br>".join(f"`{path}` {digest[:12]}" for path, digest in link.inputs) or "-",
+                        "<br>".join(f"`{path}` {digest[:12]}" for path, digest in link.code) or "-",
+                        ", ".join(link.params),
+                    ]
+                    for link in chain
+                ],
+            )
         lines += ["Params:", "", "```json", json.dumps(record.get("params"), indent=2, sort_keys=True), "```", ""]
     environment = environment_table(report.records.records)
     lines += ["### Environment", ""]
