@@ -14,7 +14,7 @@ from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.evaluation.classifier import evaluate_classifier
 from vaerepro.experiment import resolve_classifier
-from vaerepro.experiment.provenance import provenance_for
+from vaerepro.experiment.provenance import budget_for, provenance_for
 from vaerepro.experiment.train import train_experiment
 from vaerepro.records import MetricsRecord, write_record
 
@@ -43,7 +43,8 @@ def main() -> None:
         train_seconds=result.wall_seconds,
         evaluate_seconds=time.perf_counter() - started,
     )
-    write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json", MetricsRecord(provenance, metrics))
+    record = MetricsRecord(provenance, metrics, budget=budget_for(experiment, provenance["training"], metrics))
+    write_record(arguments.reports_root / "metrics" / f"{experiment.name}.json", record)
     print(f"classifier@{arguments.dataset}: test accuracy {metrics['test_accuracy']['value']:.4f}")
 
 

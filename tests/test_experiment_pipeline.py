@@ -17,7 +17,7 @@ from vaerepro.evaluation.fid import FidScorer, compute_reference
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative
 from vaerepro.experiment import resolve, resolve_classifier
-from vaerepro.experiment.provenance import provenance_for
+from vaerepro.experiment.provenance import budget_for, provenance_for
 from vaerepro.experiment.train import train_experiment
 from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.metrics.inception_wheel import installed_wheel_weights_path
@@ -156,8 +156,14 @@ def test_train_evaluate_record(tmp_path, monkeypatch, name, fid_model):
     assert expected_figures <= set(figures)
     assert all((tmp_path / "reports" / path).is_file() for path in figures.values())
     provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
-    write_record(tmp_path / "reports/metrics" / f"{name}.json", MetricsRecord(provenance, evaluation.metrics, figures))
+    budget = budget_for(experiment, provenance["training"], evaluation.metrics)
+    write_record(
+        tmp_path / "reports/metrics" / f"{name}.json", MetricsRecord(provenance, evaluation.metrics, figures, budget)
+    )
     record = read_record(tmp_path / "reports/metrics" / f"{name}.json")
+    # The likelihood's test images are the evaluation N; this entry has no full profile to compare with.
+    assert record["budget"]["evaluation_n"] == TINY_EVALUATE["test_count"]
+    assert record["budget"]["evaluation_n_source"] == "negative_elbo.test_count"
     assert record["profile"] == "smoke" and record["data_variant"] == "official"
     assert record["parameter_count"] > 0 and record["wall_time_seconds"]["train"] > 0
     metrics = record["metrics"]

@@ -128,6 +128,7 @@ def test_a_non_finite_result_is_written_as_not_measured_never_as_bare_nan(tmp_pa
                 "psnr": {"value": float("inf"), "unit": "dB", "convention": "c"},
                 "ssim": {"value": 0.5, "unit": "", "convention": "c"},
             },
+            budget={"unit": "none", "note": "no training: classical method", "evaluation_n": None},
         ),
     )
     text = path.read_text()

@@ -91,6 +91,7 @@ def restoration_record(
             },
         },
         metrics=metrics,
+        budget={"unit": "unknown", "note": "a test fixture: no training summary", "evaluation_n": images},
     ).to_json()
 
 
@@ -272,8 +273,11 @@ def rendered(tmp_path: Path) -> tuple[str, str]:
         write_record(
             path,
             MetricsRecord(
-                provenance={k: v for k, v in record.items() if k not in ("metrics", "figures", "schema_version")},
+                provenance={
+                    k: v for k, v in record.items() if k not in ("metrics", "figures", "schema_version", "budget")
+                },
                 metrics=record["metrics"],
+                budget=record.get("budget"),
             ),
         )
     report = build_report(reports, tmp_path, dvc_executable=None)

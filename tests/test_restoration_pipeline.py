@@ -16,13 +16,14 @@ from vaerepro.config import load_params
 from vaerepro.data.degradations.spec import degradation_seed, degrade, parse_degradation
 from vaerepro.data.prepare import array_sha256
 from vaerepro.experiment import resolve
-from vaerepro.experiment.evaluate import extras_options
+from vaerepro.experiment.evaluate import evaluate_experiment, extras_options
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.experiment.train import train_experiment
 from vaerepro.metrics.gt_mean import match_reference_mean
 from vaerepro.models import build_model, register
 from vaerepro.models.restoration import RestorationModel, pad_to_multiple, restore_image
-from vaerepro.records import MetricsRecord, read_record, write_record
+from vaerepro.records import SCHEMA_VERSION, MetricsRecord, read_record, write_record
+from vaerepro.report.budget import record_budget
 from vaerepro.structured import ConfigError
 from vaerepro.training import load_model
 from vaerepro.training.crops import CropPairStream
@@ -283,14 +284,65 @@ def test_train_and_evaluate_a_restoration_experiment(tmp_path, monkeypatch):
     assert set(evaluation.figures) == {"panels", "crops"}
     assert all((tmp_path / "reports" / path).is_file() for path in evaluation.figures.values())
 
-    from vaerepro.experiment.provenance import provenance_for
+    from vaerepro.experiment.provenance import budget_for, provenance_for
 
     provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
+    budget = budget_for(experiment, provenance["training"], metrics)
     write_record(
-        tmp_path / "reports/metrics/test_scale-lol.json", MetricsRecord(provenance, metrics, evaluation.figures)
+        tmp_path / "reports/metrics/test_scale-lol.json", MetricsRecord(provenance, metrics, evaluation.figures, budget)
     )
     record = read_record(tmp_path / "reports/metrics/test_scale-lol.json")
     assert record["data_variant"] == "fixture" and record["training"]["steps"] == 30
+    # No train.full section in this entry: the budget says what it lacks rather than guessing.
+    assert record["budget"]["unit"] == "unknown" and "train.full.steps" in record["budget"]["note"]
+
+
+def test_evaluate_stage_states_the_budget_of_every_number(tmp_path, monkeypatch):
+    """evaluate@'s body writes the budget block: steps trained against the full profile's (the
+    paper's budget) and the evaluation N; a classical method states that nothing was trained.
+    The report's derivation for records written before the block gives the same block."""
+    monkeypatch.chdir(tmp_path)
+    write_paired(tmp_path / "data" / "prepared")
+    learned = learned_entry()
+    learned["train"] = {**learned["train"], "full": {"steps": 300, "batch_size": 4}}
+    classical = {
+        "model": "gamma",
+        "dataset": "lol",
+        "train_dataset": "lol",
+        "restoration": {"test": PAIRS["test"], "metrics": ["psnr"]},
+        "evaluate": {"smoke": {"test_count": 2}},
+    }
+    params = params_with(tmp_path, {"test_scale-lol": learned, "gamma-lol": classical})
+    written = {}
+    for name in ("test_scale-lol", "gamma-lol"):
+        experiment = resolve(params, name)
+        train_experiment(experiment, params, tmp_path / "models" / name)
+        record = evaluate_experiment(
+            experiment, params, models_root=tmp_path / "models", reports_root=tmp_path / "reports"
+        )
+        write_record(tmp_path / "reports/metrics" / f"{name}.json", record)
+        written[name] = read_record(tmp_path / "reports/metrics" / f"{name}.json")
+    assert written["test_scale-lol"]["schema_version"] == SCHEMA_VERSION
+    assert written["test_scale-lol"]["budget"] == {
+        "unit": "steps",
+        "trained": 30,
+        "paper": 300,
+        "fraction": 0.1,
+        "paper_stated": True,
+        "paper_source": "params.yaml experiments.test_scale-lol.train.full.steps (the full profile runs the paper's "
+        "budget)",
+        "evaluation_n": 3,  # the white test image fails: three of four scored
+        "evaluation_n_source": "psnr.images",
+    }
+    assert written["gamma-lol"]["budget"] == {
+        "unit": "none",
+        "note": "no training: classical method",
+        "evaluation_n": 2,
+        "evaluation_n_source": "psnr.images",
+    }
+    for record in written.values():
+        before_the_field = {key: value for key, value in record.items() if key != "budget"} | {"schema_version": 2}
+        assert record_budget(before_the_field) == record["budget"]
 
 
 def test_classical_experiment_trains_nothing_and_refuses_a_train_section(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@
 :mod:`vaerepro.evaluation.figures`; ``denoising`` and ``enhancement`` experiments by
 :func:`vaerepro.experiment.restoration.evaluate_restoration` on their test pairs. Per-model
 measures and figures come from :mod:`vaerepro.evaluation.extras` in both cases. The record
-states the task, so the report files every result under it.
+states the task, so the report files every result under it, and its budget (steps trained
+against the paper's, evaluation N), so no reduced-budget number reads as the paper's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vaerepro.evaluation.extras import evaluation_for
 from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative
-from vaerepro.experiment.provenance import count_parameters, provenance_for
+from vaerepro.experiment.provenance import budget_for, count_parameters, provenance_for
 from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.metrics.inception import load_fid_inception
@@ -80,7 +81,8 @@ def evaluate_experiment(
         evaluate_seconds=time.perf_counter() - started,
         parameter_count=count_parameters(model),
     )
-    return MetricsRecord(provenance, evaluated.metrics, evaluated.figures)
+    budget = budget_for(experiment, provenance["training"], evaluated.metrics)
+    return MetricsRecord(provenance, evaluated.metrics, evaluated.figures, budget)
 
 
 def extras_options(experiment: ResolvedExperiment, profile: str) -> Any:

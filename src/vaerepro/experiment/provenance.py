@@ -1,8 +1,9 @@
-"""The provenance block of a metrics record (see :mod:`vaerepro.records`)."""
+"""The provenance and budget blocks of a metrics record (see :mod:`vaerepro.records`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from vaerepro.config import Params
 from vaerepro.data.prepared import read_summary
 from vaerepro.experiment.resolve import ResolvedExperiment
 from vaerepro.experiment.train import TRAIN_SUMMARY
-from vaerepro.records import environment
+from vaerepro.records import environment, training_budget
 from vaerepro.revision import code_revision
 from vaerepro.training import load_model
 
@@ -60,6 +61,25 @@ def provenance_for(
         },
         **_training_data(experiment),
     }
+
+
+def budget_for(
+    experiment: ResolvedExperiment, training: Mapping[str, Any] | None, metrics: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The record's ``budget`` block: steps trained (``training``, the provenance's training
+    summary) against the full profile's, and the main evaluation set's N (from ``metrics``).
+
+    Built from the same plain fields a record stores, by the same function the report uses for
+    records written before the block existed, so both give the same block.
+    """
+    return training_budget(
+        params_key=experiment.params_key,
+        model=experiment.model,
+        params=experiment.params_entry,
+        training=training,
+        metrics=metrics,
+        trainable=experiment.train is not None,
+    )
 
 
 def _training_data(experiment: ResolvedExperiment) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 DVC prints a metrics folder as one table, a row per file and a column per key (the union over
 files). One file holding every experiment's every metric made a single row of 361 columns; the
 full records would drown the results in provenance. So each experiment gets one small file with
-the same few columns: its task, profile, device, training steps and evaluation N (the budget a
-number was measured at), and the task's headline metrics (:data:`HEADLINE_METRICS`, keys as in
+the same few columns: its task, profile, device, training steps, the fraction of the paper's
+training budget they are (``budget_fraction``, when known: see :mod:`vaerepro.report.budget`)
+and evaluation N (the budget a number was measured at), and the task's headline metrics (:data:`HEADLINE_METRICS`, keys as in
 the records). Unmeasured metrics are left out (DVC shows "-"); everything else stays in
 ``reports/metrics/<experiment>.json``.
 """
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vaerepro.report.budget import record_budget
+
 # The few metrics per task a reader scans first (record keys; units are in the records).
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "generation": ("fid", "nll_importance_sampled", "bits_per_dim"),
@@ -24,7 +27,7 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
 }
 # Where a metric entry states how many images or samples it was computed on, by record layout.
 _COUNT_KEYS = ("images", "num_samples", "test_count", "count")
-_DESCRIPTIVE_KEYS = {"task", "profile", "device", "steps", "n"}  # the columns that are not results
+_DESCRIPTIVE_KEYS = {"task", "profile", "device", "steps", "budget_fraction", "n"}  # the columns that are not results
 
 
 def _number(value: Any) -> bool:
@@ -53,6 +56,9 @@ def headline_row(record: Mapping[str, Any]) -> dict[str, Any]:
     training = record.get("training")
     if isinstance(training, Mapping) and _number(training.get("step")):
         row["steps"] = int(training["step"])
+    budget = record_budget(record)
+    if budget.get("unit") == "steps":
+        row["budget_fraction"] = float(budget["fraction"])
     counts = [evaluation_count(metrics[name]) for name in values]
     if any(count is not None for count in counts):
         row["n"] = next(count for count in counts if count is not None)

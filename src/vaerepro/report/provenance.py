@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from vaerepro.report.budget import budget_text, evaluation_text, record_budget
+
 
 @dataclass(frozen=True)
 class LockEntry:
@@ -142,7 +144,22 @@ def provenance_rows(record: Mapping[str, Any], summaries: Mapping[str, Mapping[s
         ("git revision", str(record.get("git_revision"))),
         ("wall time", wall_text or "-"),
         ("parameters", f"{count:,}" if isinstance(count, int) else str(count)),
+        ("budget", _budget_row(record)),
     ]
+
+
+def _budget_row(record: Mapping[str, Any]) -> str:
+    """``300 of 150,000 steps (0.2 %) · N 500 (negative_elbo.test_count) · paper: <source>``."""
+    budget = record_budget(record)
+    parts = [budget_text(budget)]
+    if evaluation := evaluation_text(budget):
+        source = budget.get("evaluation_n_source")
+        parts.append(f"{evaluation} ({source})" if source else evaluation)
+    if budget.get("paper_source"):
+        parts.append(f"budget from {budget['paper_source']}")
+    elif budget.get("unit") == "unknown" and budget.get("note"):
+        parts.append(str(budget["note"]))
+    return " · ".join(parts)
 
 
 def environment_table(records: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:

@@ -97,8 +97,10 @@ def _figure(figure: Figure, note: str = "") -> str:
 
 
 def _verdict(item: Verdict) -> str:
-    """The verdict word as a pill, and the reason of a missing verdict as wrapping text."""
-    reason = f'<span class="why">{_e(item.reason)}</span>' if item.reason else ""
+    """The verdict word as a pill, and the reason of a missing verdict (or the budget a decided
+    one was reached at) as wrapping text."""
+    why = item.reason or item.budget
+    reason = f'<span class="why">{_e(why)}</span>' if why else ""
     return f'<span class="verdict {VERDICT_CSS[item.kind]}">{_e(item.kind.value)}</span>{reason}'
 
 
@@ -167,7 +169,9 @@ def _claim_card(assessment: Assessment, row: ScorecardRow) -> str:
         ],
         [
             "status",
-            _status(assessment.status) + (f" {_e(assessment.status.reason)}" if assessment.status.reason else ""),
+            _status(assessment.status)
+            + (f" {_e(assessment.status.reason)}" if assessment.status.reason else "")
+            + (f" {_e(row.verdict.budget)}" if row.verdict.budget else ""),  # the budget it was decided at
         ],
     ]
     if assessment.explanation:

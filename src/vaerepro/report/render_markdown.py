@@ -149,7 +149,9 @@ def render_markdown(report: Report) -> str:
                 f"{row.claim} ({row.claim_id})",
                 row.claimed + (f" · {row.claimed_note}" if row.claimed_note else ""),
                 row.ours + (f" · {row.ours_context}" if row.ours_context else ""),
-                f"**{row.verdict.kind.value}**" + (f": {row.verdict.reason}" if row.verdict.reason else ""),
+                f"**{row.verdict.kind.value}**"
+                + (f": {row.verdict.reason}" if row.verdict.reason else "")
+                + (f" {row.verdict.budget}" if row.verdict.budget else ""),
             ]
             for row in report.scorecard
         ],
@@ -164,9 +166,10 @@ def render_markdown(report: Report) -> str:
             number(a.ours),
             compared_with(a),
             signed(a.delta),
-            a.status.label,
+            # A decided status names its budget too: "reproduced at 8 % of the paper's budget".
+            a.status.label + (f" {row.verdict.budget}" if row.verdict.budget else ""),
         ]
-        for a in report.assessments
+        for a, row in zip(report.assessments, report.scorecard, strict=True)
     ]
     lines += table(["id", "section", "claim", "claimed", "ours", "judged against", "delta", "status"], rows)
     lines += ["⚑ = the survey's number or wording differs from the cited paper (next section).", ""]

@@ -1,9 +1,10 @@
 """The scorecard: one row per claim, what was claimed, what we got, and the verdict.
 
 The first table of the report, read in five minutes: every number carries its unit, ours
-also the number of images or samples it rests on, the record's profile (and budget, when the
-record names one) and the device, so a smoke number is never read as a reproduction. The
-verdict is :func:`vaerepro.report.verdict.verdict`. Both renderers format these rows; the
+also the training budget it rests on against the paper's (``300 of 150,000 steps (0.2 %)``),
+the number of images or samples behind it, the record's profile and the device, so neither a
+smoke nor a reduced-budget number is read as a reproduction. The verdict is
+:func:`vaerepro.report.verdict.verdict`, told the budgets of the claim's experiments. Both renderers format these rows; the
 conventions behind each metric are printed once, in the legend (:func:`metric_conventions`).
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vaerepro.report.budget import budget_text, evaluation_text, record_budget
 from vaerepro.report.claims import Claim, Quantity
 from vaerepro.report.formatting import number, signed
 from vaerepro.report.metric_catalog import metric_name
@@ -36,7 +38,7 @@ class ScorecardRow:
     claimed: str
     claimed_note: str  # tolerance and direction, or the relation's metric
     ours: str
-    ours_context: str  # N images · profile · budget · device
+    ours_context: str  # budget · N · profile · device
     verdict: Verdict
     cards: tuple[str, ...]  # experiments with a card in the report
     lineages: tuple[str, ...]  # experiments with a record (their lineage is listed)
@@ -77,17 +79,26 @@ def unit_of(quantity: Quantity | None, records: RecordSet, claim: Claim) -> str:
 
 
 def record_context(quantity: Quantity | None, records: RecordSet) -> str:
-    """``23 images · smoke · cpu``: what our number rests on, where it ran."""
+    """``300 of 150,000 steps (0.2 %) · N 500 · smoke · cpu``: what our number rests on, where it ran.
+
+    N is the metric's own count when its entry states one (``200 samples`` for an FID), else
+    the N of the experiment's main evaluation set.
+    """
     if quantity is None or quantity.experiment is None:
         return ""
     record = records.get(quantity.experiment)
     if record is None:
         return ""
-    parts = [sample_count(metric_entry(quantity, records)), f"profile {record.get('profile')}"]
-    if record.get("budget") is not None:
-        parts.append(f"budget {record['budget']}")
-    parts.append(str(record.get("device")))
+    budget = record_budget(record)
+    count = sample_count(metric_entry(quantity, records)) or evaluation_text(budget)
+    parts = [budget_text(budget), count, str(record.get("profile")), str(record.get("device"))]
     return " · ".join(part for part in parts if part)
+
+
+def claim_budgets(claim: Claim, records: RecordSet) -> list[dict[str, Any]]:
+    """The budget blocks of the claim's experiments that have a record."""
+    found = (records.get(experiment) for experiment in dict.fromkeys(claim.experiments))
+    return [record_budget(record) for record in found if record is not None]
 
 
 def _quantity_name(quantity: Quantity, other: Quantity | None = None) -> str:
@@ -156,7 +167,7 @@ def scorecard_rows(assessments: list[Assessment], records: RecordSet) -> list[Sc
                 claimed_note=claimed_note,
                 ours=ours,
                 ours_context=context,
-                verdict=verdict(assessment),
+                verdict=verdict(assessment, claim_budgets(claim, records)),
                 cards=tuple(e for e in experiments if records.get(e) is not None or e in records.errors),
                 lineages=tuple(e for e in experiments if records.get(e) is not None),
             )

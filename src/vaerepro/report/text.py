@@ -21,7 +21,11 @@ VERDICT_LEGEND = (
     "holds), does not hold, tie (the difference is within the measurement's noise: never a win), "
     "or no verdict with the reason: smoke run only (every smoke number checks the pipeline and "
     "is never a reproduction), not measurable here, not run, or not comparable as stated (the "
-    "survey's number is on another scale or definition). Only a full-profile record can hold."
+    "survey's number is on another scale or definition). Only a full-profile record can hold, "
+    "and every decided verdict says at what training budget it was reached: holds at 100 % of "
+    "the paper's budget, or does not hold at 8 % of it (the fraction of the paper's training "
+    "steps our run trained; 'the full profile's budget' where the paper states no comparable "
+    "number). Beside our number: steps trained of the paper's, the evaluation N, profile, device."
 )
 STATUS_RULES = (
     "Rules, first match wins: no way to measure the claim here → not measurable here (reason); "

@@ -18,14 +18,21 @@ partial (holds on a documented subset) no verdict: holds on a data subset only
 metrics file unreadable                no verdict: metrics file unreadable
 =====================================  ===========================================
 
-Only a ``full``-profile record can give holds, does not hold or tie (status rule 5).
+Only a ``full``-profile record can give holds, does not hold or tie (status rule 5). A decided
+verdict always says at what budget it was reached (:mod:`vaerepro.report.budget`): "holds at
+100 % of the paper's budget", "does not hold at 8 % of the paper's budget", "tie at 12 % of the
+full profile's budget" (a method trained differently from its paper), "holds with no training
+(classical method)", so a reduced-budget number never reads as a plain "holds".
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from vaerepro.report.budget import budget_phrase
 from vaerepro.report.status import Assessment, StatusKind
 
 
@@ -38,16 +45,20 @@ class VerdictKind(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """``reason`` is the short why of a missing verdict; ``detail`` the longer text behind it."""
+    """``reason`` is the short why of a missing verdict; ``detail`` the longer text behind it;
+    ``budget`` the budget a decided verdict was reached at (``at 8 % of the paper's budget``)."""
 
     kind: VerdictKind
     reason: str = ""
     detail: str = ""
+    budget: str = ""
 
     @property
     def label(self) -> str:
-        """``holds``, or ``no verdict: smoke run only``."""
-        return f"{self.kind.value}: {self.reason}" if self.reason else self.kind.value
+        """``holds at 100 % of the paper's budget``, or ``no verdict: smoke run only``."""
+        if self.reason:
+            return f"{self.kind.value}: {self.reason}"
+        return f"{self.kind.value} {self.budget}" if self.budget else self.kind.value
 
 
 # Status kinds that decide the claim, and the reason words of those that do not.
@@ -70,11 +81,16 @@ _REASON_IN_LABEL = {StatusKind.NOT_MEASURABLE, StatusKind.NOT_COMPARABLE}
 REASON_ORDER = tuple(_WHY.values())
 
 
-def verdict(assessment: Assessment) -> Verdict:
-    """Fold an assessment's status into a verdict (module docstring)."""
+def verdict(assessment: Assessment, budgets: Iterable[Mapping[str, Any]] | None = None) -> Verdict:
+    """Fold an assessment's status into a verdict (module docstring).
+
+    ``budgets`` are the budget blocks of the claim's experiments
+    (:func:`vaerepro.report.budget.record_budget`); a decided verdict names the budget it was
+    reached at ("at an unknown budget" when none is given).
+    """
     status = assessment.status
     if status.kind in _DECIDED:
-        return Verdict(_DECIDED[status.kind], detail=assessment.explanation)
+        return Verdict(_DECIDED[status.kind], detail=assessment.explanation, budget=budget_phrase(budgets or ()))
     detail = status.reason
     if status.kind is StatusKind.SMOKE and assessment.outcome:
         detail = f"the smoke numbers say {assessment.outcome}; a smoke run is never a reproduction"
