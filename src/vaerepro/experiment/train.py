@@ -10,7 +10,6 @@ what differs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -105,20 +104,18 @@ TRAINING_SCRIPTS = ("pipeline/train.py", "pipeline/classifier.py")
 
 
 def code_fingerprint(repository: Path | None = None) -> str:
-    """sha256 over the code a training stage runs (relative path and content), sorted.
+    """sha256 over the code a training stage runs (relative path and content, sorted): the
+    ``sha256`` of :func:`vaerepro.lineage.fingerprint` over both training scripts.
 
     The files are derived as the ``lineage`` stage derives the train@/classifier@ fingerprints
     (:mod:`vaerepro.lineage`: everything the training scripts import from the project), so an
     interrupted run never resumes under code its stage would have re-run for.
     """
-    from vaerepro.lineage import Stage, derive
+    from vaerepro.lineage import Stage, fingerprint
 
     repository = (repository or Path(__file__).resolve().parents[3]).resolve()
     stage = Stage("training", tuple(f"python {script}" for script in TRAINING_SCRIPTS), ())
-    digest = hashlib.sha256()
-    for relative in sorted(derive(stage, repository)):
-        digest.update(relative.encode() + b"\0" + (repository / relative).read_bytes() + b"\0")
-    return digest.hexdigest()
+    return fingerprint(stage, repository)["sha256"]
 
 
 def run_identity(experiment: ResolvedExperiment) -> dict[str, str]:
