@@ -18,6 +18,7 @@ from vaerepro.records import (
     SCHEMA_VERSION,
     MalformedMetrics,
     MetricsRecord,
+    check_budget,
     evaluation_n,
     read_record,
     training_budget,
@@ -154,6 +155,30 @@ def test_training_budget_per_kind():
         trainable=True,
     )  # fmt: skip
     assert unknown["unit"] == "unknown" and "training summary's step" in unknown["note"]
+
+
+def test_the_fraction_counts_examples_when_the_batch_sizes_differ():
+    """4,000 steps at batch 64 against 150,000 at 128: 256,000 / 19,200,000 images = 1.33 %."""
+    budget = training_budget(
+        params_key="experiments.vae-mnist",
+        model="vae",
+        params={"train": {"cpu": {"steps": 4000, "batch_size": 64}, "full": {"steps": 150000, "batch_size": 128}}},
+        training={"step": 4000},
+        metrics={},
+        trainable=True,
+        batch_size=64,
+    )
+    assert budget["fraction"] == pytest.approx(256_000 / 19_200_000)
+    assert budget["step_fraction"] == pytest.approx(4000 / 150000)
+    assert (budget["batch_size"], budget["paper_batch_size"]) == (64, 128)
+    assert check_budget(budget) is None
+    assert budget_text(budget) == "4000 of 150,000 steps, batch 64 of 128 (1.3 %)"
+    # A record without the block (schema 2) gets the same one from its params and profile.
+    record = {"experiment": "vae-mnist", "model": "vae", "profile": "cpu", "training": {"step": 4000, "steps": 4000}}
+    record |= {
+        "params": {"train": {"cpu": {"steps": 4000, "batch_size": 64}, "full": {"steps": 150000, "batch_size": 128}}}
+    }
+    assert record_budget(record)["fraction"] == budget["fraction"]
 
 
 def test_a_record_is_written_with_its_budget_and_older_records_are_still_read(tmp_path):

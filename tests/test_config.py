@@ -101,7 +101,7 @@ def test_bool_is_not_an_int(tmp_path):
 
 def test_bad_profile(tmp_path):
     data = repository_params() | {"profile": "quick"}
-    with pytest.raises(ConfigError, match=r"'profile'.*one of 'smoke', 'full'"):
+    with pytest.raises(ConfigError, match=r"'profile'.*one of 'smoke', 'cpu', 'full'"):
         load_params(write(tmp_path, data))
 
 

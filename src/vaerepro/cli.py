@@ -2,6 +2,8 @@
 
 ``vaerepro smoke``   run the pipeline's stages in the ``smoke`` profile (a 2-core CPU, minutes)
                      for every dataset that can be had here, as a DVC experiment.
+``vaerepro cpu``     the same stages in the ``cpu`` profile: the CPU budget tier (~2 h on a 2-core
+                     CPU; resumable: run it again after an interruption).
 ``vaerepro datasets`` show which datasets are obtainable and from where.
 """
 
@@ -111,12 +113,21 @@ def with_profile(text: str, profile: str) -> str:
 
 
 def command_smoke(arguments: argparse.Namespace) -> int:
+    return run_profile(arguments, "smoke")
+
+
+def command_cpu(arguments: argparse.Namespace) -> int:
+    return run_profile(arguments, "cpu")
+
+
+def run_profile(arguments: argparse.Namespace, profile: str) -> int:
+    """Run every obtainable stage in ``profile`` as a DVC experiment (``dvc exp run -S``)."""
     skip = frozenset(name for item in arguments.skip for name in item.split(",") if name)
-    with reported_errors("vaerepro smoke"):
+    with reported_errors(f"vaerepro {profile}"):
         targets, skipped, report_afterwards = smoke_targets(arguments.params, skip)
-    print("smoke run: " + " ".join(targets))
+    print(f"{profile} run: " + " ".join(targets))
     print("\n".join(skipped))
-    command = ["dvc", "exp", "run", "-S", "profile=smoke", *targets]
+    command = ["dvc", "exp", "run", "-S", f"profile={profile}", *targets]
     print("$ " + " ".join(command), flush=True)
     params_path = Path(arguments.params)
     original = params_path.read_text()
@@ -124,20 +135,21 @@ def command_smoke(arguments: argparse.Namespace) -> int:
         result = subprocess.run(command, env=environment_with_this_python())
     except FileNotFoundError:
         print(
-            "vaerepro smoke: `dvc` was not found; install the project (`uv sync`) and use `uv run vaerepro smoke`",
+            f"vaerepro {profile}: `dvc` was not found; install the project (`uv sync`) and use "
+            f"`uv run vaerepro {profile}`",
             file=sys.stderr,
         )
         return 1
     # `dvc exp run -S` rewrites params.yaml through its YAML writer, which drops comments and
     # expands anchors; keep the user's file and change only the profile, as DVC did.
-    params_path.write_text(with_profile(original, "smoke"))
+    params_path.write_text(with_profile(original, profile))
     if result.returncode == 0 and report_afterwards:
         report = ["dvc", "repro", "--single-item", "report"]
         print("$ " + " ".join(report), flush=True)
         result = subprocess.run(report, env=environment_with_this_python())
     if result.returncode == 0:
         print(
-            "\nsmoke run finished. params.yaml says `profile: smoke` (recorded as an experiment: "
+            f"\n{profile} run finished. params.yaml says `profile: {profile}` (recorded as an experiment: "
             "`dvc exp show`); the rest of the file is unchanged. The full profile: "
             "`dvc exp run -S profile=full`."
         )
@@ -168,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         help="leave these experiments out (CI: those that run no code another experiment does not)",
     )
     smoke.set_defaults(run=command_smoke)
+    cpu = commands.add_parser(
+        "cpu", help="run the cpu profile (the CPU budget tier, ~2 h on 2 cores) for every obtainable dataset"
+    )
+    cpu.add_argument("--skip", action="append", default=[], metavar="EXPERIMENT[,EXPERIMENT]", help="leave these out")
+    cpu.set_defaults(run=command_cpu)
     commands.add_parser("datasets", help="which datasets are obtainable here").set_defaults(run=command_datasets)
     arguments = parser.parse_args(argv)
     return arguments.run(arguments)

@@ -24,8 +24,8 @@ import yaml
 
 from vaerepro.structured import ConfigError, check_ranges, from_mapping, ranged
 
-Profile = Literal["smoke", "full"]
-PROFILES: tuple[str, ...] = ("smoke", "full")
+Profile = Literal["smoke", "cpu", "full"]
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "full")
 
 
 def empty_mapping() -> MappingProxyType:

@@ -33,15 +33,19 @@ Schema (version 3: version 2 plus ``budget``; version 2 was version 1 plus ``tas
 The ``budget`` block states the training the number rests on against the paper's, and the N of
 the main evaluation set, so a reduced-budget number is never read as the paper's. One of::
 
-    {"unit": "steps", "trained": 300, "paper": 150000, "fraction": 0.002, "paper_stated": true,
+    {"unit": "steps", "trained": 300, "paper": 150000, "fraction": 0.001, "paper_stated": true,
      "paper_source": "params.yaml experiments.vae-mnist.train.full.steps (...)",
+     "batch_size": 64, "paper_batch_size": 128, "step_fraction": 0.002,
      "evaluation_n": 500, "evaluation_n_source": "negative_elbo.test_count"}
     {"unit": "none", "note": "no training: classical method", "evaluation_n": 15, ...}
     {"unit": "unknown", "note": "...why the steps are not known", "evaluation_n": null, ...}
 
 ``paper`` is the full profile's step count (``<params key>.train.full.steps``): the full
-profile runs the papers' budgets. Where that count is not a number from the paper (a method
-trained differently here, or a measuring instrument of this pipeline), ``paper_stated`` is
+profile runs the papers' budgets. When both batch sizes are known, ``fraction`` is the
+fraction of the paper's training *examples* (steps x batch size): a CPU-tier run at batch 64
+against a paper's batch 128 has seen half as many images per step, so a step count alone would
+overstate its budget; ``step_fraction`` keeps the plain step ratio. Where the paper's count is
+not a number from the paper (a method trained differently here, or a measuring instrument of this pipeline), ``paper_stated`` is
 false and ``paper_source`` says why; the report then says "of the full profile's budget".
 Version 2 records (written before the block) are still read; the report derives their block
 from ``training`` and ``params`` (:func:`training_budget` on the record's own fields).
@@ -175,6 +179,7 @@ def training_budget(
     training: Mapping[str, Any] | None,
     metrics: Mapping[str, Any],
     trainable: bool,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The ``budget`` block (module docstring) from a record's own fields.
 
@@ -185,6 +190,7 @@ def training_budget(
         training: the train stage's summary (``step`` is the step training reached).
         metrics: the record's metric entries (for the evaluation N).
         trainable: False for a classical method (nothing is trained).
+        batch_size: the batch size it trained at; None: the fraction is the step ratio.
     """
     n, n_source = evaluation_n(metrics)
     evaluation = {"evaluation_n": n, "evaluation_n_source": n_source}
@@ -200,15 +206,23 @@ def training_budget(
     stated = model not in NOT_PAPER_BUDGETS
     source = f"params.yaml {params_key}.train.full.steps"
     source += " (the full profile runs the paper's budget)" if stated else f" ({NOT_PAPER_BUDGETS[model]})"
-    return {
+    block = {
         "unit": "steps",
         "trained": int(trained),
         "paper": int(paper),
         "fraction": int(trained) / int(paper),
         "paper_stated": stated,
         "paper_source": source,
-        **evaluation,
     }
+    batch, paper_batch = batch_size, full.get("batch_size")
+    if _is_count(batch) and _is_count(paper_batch) and batch > 0 and paper_batch > 0:
+        block |= {
+            "fraction": int(trained) * int(batch) / (int(paper) * int(paper_batch)),
+            "batch_size": int(batch),
+            "paper_batch_size": int(paper_batch),
+            "step_fraction": int(trained) / int(paper),
+        }
+    return block | evaluation
 
 
 def check_budget(budget: Any) -> str | None:

@@ -79,6 +79,7 @@ def budget_for(
         training=training,
         metrics=metrics,
         trainable=experiment.train is not None,
+        batch_size=experiment.train.batch_size if experiment.train is not None else None,
     )
 
 

@@ -48,7 +48,16 @@ def record_budget(record: Mapping[str, Any]) -> dict[str, Any]:
         training=training,
         metrics=metrics,
         trainable=not classical,
+        batch_size=_trained_batch_size(params, record.get("profile")),
     )
+
+
+def _trained_batch_size(params: Mapping[str, Any], profile: Any) -> int | None:
+    """``train.<profile>.batch_size`` of a params entry, or None where it does not say."""
+    sections = params.get("train")
+    section = sections.get(profile) if isinstance(sections, Mapping) and isinstance(profile, str) else None
+    batch = section.get("batch_size") if isinstance(section, Mapping) else None
+    return batch if isinstance(batch, int) and not isinstance(batch, bool) else None
 
 
 def _round_down(value: float, digits: int) -> float:
@@ -71,12 +80,19 @@ def percent(fraction: float) -> str:
 
 
 def budget_text(budget: Mapping[str, Any]) -> str:
-    """``300 of 150,000 steps (0.2 %)``, ``250 of 2000 full-profile steps (12 %)`` (the paper
+    """``300 of 150,000 steps (0.2 %)``, ``4000 of 150,000 steps, batch 64 of 128 (1.3 %)`` (the
+    fraction of the paper's examples), ``250 of 2000 full-profile steps (12 %)`` (the paper
     states no comparable number), ``no training: classical method`` or ``budget unknown``."""
     unit = budget.get("unit")
     if unit == "steps":
         steps = "steps" if budget.get("paper_stated", True) else "full-profile steps"
-        return f"{number(budget['trained'])} of {number(budget['paper'])} {steps} ({percent(budget['fraction'])})"
+        batches = ""
+        if isinstance(budget.get("batch_size"), int) and isinstance(budget.get("paper_batch_size"), int):
+            # The fraction counts examples (steps x batch), so the two batch sizes are shown.
+            batches = f", batch {number(budget['batch_size'])} of {number(budget['paper_batch_size'])}"
+        return (
+            f"{number(budget['trained'])} of {number(budget['paper'])} {steps}{batches} ({percent(budget['fraction'])})"
+        )
     if unit == "none":
         return str(budget.get("note") or "no training")
     return "budget unknown"
