@@ -4,6 +4,9 @@
                      for every dataset that can be had here, as a DVC experiment.
 ``vaerepro cpu``     the same stages in the ``cpu`` profile: the CPU budget tier (~2 h on a 2-core
                      CPU; resumable: run it again after an interruption).
+``vaerepro archive`` keep a finished run's results, with its dvc.lock and params.yaml, in
+                     reports/profiles/<profile>/ (the report shows each experiment at its largest
+                     budget across the live run and the archives); ``--check`` verifies archives.
 ``vaerepro datasets`` show which datasets are obtainable and from where.
 """
 
@@ -156,6 +159,29 @@ def run_profile(arguments: argparse.Namespace, profile: str) -> int:
     return result.returncode
 
 
+def command_archive(arguments: argparse.Namespace) -> int:
+    from vaerepro.archive import ArchiveError, archive_profile, archived_profiles, check_archive
+
+    repository = Path(arguments.params).resolve().parent
+    if arguments.check:
+        folders = archived_profiles(repository / "reports")
+        problems = [problem for folder in folders for problem in check_archive(folder)]
+        for folder in folders:
+            print(f"{folder.relative_to(repository)}: checked against its dvc.lock")
+        print("\n".join(problems) if problems else f"{len(folders)} archived profile(s), every file as recorded")
+        return 1 if problems else 0
+    try:
+        folder = archive_profile(repository)
+    except ArchiveError as error:
+        print(f"vaerepro archive: {error}", file=sys.stderr)
+        return 1
+    files = sum(1 for path in folder.rglob("*") if path.is_file())
+    print(
+        f"archived {files} files in {folder.relative_to(repository)}; commit it with git (it is small: JSON and figures)"
+    )
+    return 0
+
+
 def command_datasets(arguments: argparse.Namespace) -> int:
     with reported_errors("vaerepro datasets"):
         params = load_params(arguments.params)
@@ -186,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu.add_argument("--skip", action="append", default=[], metavar="EXPERIMENT[,EXPERIMENT]", help="leave these out")
     cpu.set_defaults(run=command_cpu)
     commands.add_parser("datasets", help="which datasets are obtainable here").set_defaults(run=command_datasets)
+    archive = commands.add_parser("archive", help="keep this run's results in reports/profiles/<profile>/")
+    archive.add_argument("--check", action="store_true", help="verify every archived file against its dvc.lock")
+    archive.set_defaults(run=command_archive)
     arguments = parser.parse_args(argv)
     return arguments.run(arguments)
 

@@ -119,3 +119,15 @@ def budget_phrase(budgets: Iterable[Mapping[str, Any]]) -> str:
     if budgets and all(budget.get("unit") == "none" for budget in budgets):
         return "with no training (classical method)"
     return "at an unknown budget"
+
+
+def profile_note(profile: Any) -> str:
+    """What a reader must know about a profile's numbers; empty for the full profile."""
+    if profile == "full":
+        return ""
+    if profile == "cpu":
+        return (
+            "CPU budget tier: the paper's model (or the width stated in params.yaml) trained on this "
+            "2-core CPU for a fraction of the paper's budget; a verdict says at what fraction it holds."
+        )
+    return "Smoke profile: tiny model and evaluation subsets, for checking the pipeline. These numbers are not a reproduction."

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from vaerepro.archive import archived_profiles
 from vaerepro.config import load_params
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
 from vaerepro.report.fid_table import FidRow, fid_rows, load_floors
@@ -21,7 +22,7 @@ from vaerepro.report.findings import save_rate_distortion
 from vaerepro.report.metric_catalog import split_experiment, task_of
 from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
 from vaerepro.report.provenance import LockEntry, read_lock
-from vaerepro.report.records import RecordSet, load_dataset_summaries, load_records
+from vaerepro.report.records import LIVE, RecordSet, load_all_records, load_dataset_summaries
 from vaerepro.report.restoration_tables import RestorationGroup, restoration_groups
 from vaerepro.report.scorecard import ScorecardRow, metric_conventions, scorecard_rows
 from vaerepro.report.status import Assessment, StatusKind, assess_all
@@ -78,6 +79,23 @@ class Report:
     fid_floors: dict[str, dict[str, Any]] = field(default_factory=dict)  # reports/fid/<dataset>.json
     scorecard: list[ScorecardRow] = field(default_factory=list)  # one row per claim (scorecard.py)
     conventions: list[tuple[str, str, list[str]]] = field(default_factory=list)  # each metric's, once
+    # dvc.lock of each archived profile (reports/profiles/<profile>/dvc.lock), by profile name
+    archived_locks: dict[str, dict[str, LockEntry]] = field(default_factory=dict)
+
+    def lock_for(self, experiment: str) -> dict[str, LockEntry]:
+        """The dvc.lock that made the experiment's shown record: the live one, or its archive's."""
+        source = self.records.sources.get(experiment, LIVE)
+        return self.lock if source == LIVE else self.archived_locks.get(source, {})
+
+    def record_path(self, experiment: str) -> str:
+        """Where the shown record lies: ``reports/metrics/<e>.json`` or its archived profile's copy."""
+        source = self.records.sources.get(experiment, LIVE)
+        folder = "reports/metrics" if source == LIVE else f"reports/profiles/{source}/metrics"
+        return f"{folder}/{experiment}.json"
+
+    def lock_path(self, experiment: str) -> str:
+        source = self.records.sources.get(experiment, LIVE)
+        return "dvc.lock" if source == LIVE else f"reports/profiles/{source}/dvc.lock"
 
     def counts(self) -> dict[StatusKind, int]:
         result: dict[StatusKind, int] = {}
@@ -151,7 +169,7 @@ def build_report(
 ) -> Report:
     """Read all inputs and assess every claim. ``dvc_executable=None`` skips ``dvc dag``."""
     claims = load_claims(claims_path)
-    records = load_records(reports_root / "metrics")
+    records = load_all_records(reports_root)
     assessments = assess_all(claims, records)
     names = set(planned_experiments(repository_root / "params.yaml")) | set(records.records) | set(records.errors)
     names |= {experiment for claim in claims for experiment in claim.experiments}
@@ -196,7 +214,8 @@ def build_report(
         findings,
         restoration_groups(records.records),
         fid_rows(records.records),
-        load_floors(reports_root / "fid"),
+        load_floors([reports_root / "fid", *(folder / "fid" for folder in archived_profiles(reports_root))]),
         scorecard_rows(assessments, records),
         metric_conventions(records),
+        {folder.name: read_lock(folder / "dvc.lock") for folder in archived_profiles(reports_root)},
     )

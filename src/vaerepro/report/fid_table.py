@@ -59,18 +59,28 @@ class FidRow:
         ]
 
 
-def load_floors(directory: Path) -> dict[str, dict[str, Any]]:
-    """``reports/fid/<dataset>.json`` records by dataset; unreadable files are skipped."""
+def load_floors(directories: list[Path]) -> dict[str, dict[str, Any]]:
+    """``<directory>/<dataset>.json`` floor records (``reports/fid`` and each archived profile's
+    ``fid``), keyed ``<dataset>`` for the first directory holding a dataset and ``<dataset> · N``
+    after it (one floor per N in use); unreadable files are skipped."""
     floors: dict[str, dict[str, Any]] = {}
-    if not directory.is_dir():
-        return floors
-    for path in sorted(directory.glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+    for directory in directories:
+        if not directory.is_dir():
             continue
-        if isinstance(record, Mapping) and isinstance(record.get("floor"), int | float):
-            floors[path.stem] = dict(record)
+        for path in sorted(directory.glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if not isinstance(record, Mapping) or not isinstance(record.get("floor"), int | float):
+                continue
+            if any(
+                f.get("dataset", key) == record.get("dataset", path.stem) and f.get("count") == record.get("count")
+                for key, f in floors.items()
+            ):
+                continue  # the same dataset at the same N: one row
+            key = path.stem if path.stem not in floors else f"{path.stem} · N {record.get('count')}"
+            floors[key] = dict(record)
     return floors
 
 

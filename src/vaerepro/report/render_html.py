@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from vaerepro.report.budget import profile_note
 from vaerepro.report.build import Experiment, Figure, Report
 from vaerepro.report.fid_table import FLOOR_HEADER, HEADER, floor_rows
 from vaerepro.report.fid_table import INTRODUCTION as FID_INTRODUCTION
@@ -255,11 +256,8 @@ def _experiment(experiment: Experiment) -> str:
         f"seed {record.get('seed')}",
     ]
     parts.append('<div class="badges">' + "".join(f'<span class="badge">{_e(b)}</span>' for b in badges) + "</div>")
-    if record.get("profile") != "full":
-        parts.append(
-            '<p class="callout note">Smoke profile: tiny model and evaluation subsets, for checking the '
-            "pipeline. These numbers are not a reproduction.</p>"
-        )
+    if note := profile_note(record.get("profile")):
+        parts.append(f'<p class="callout note">{_e(note)}</p>')
     parts.append(_metrics_table(record["metrics"]))
     if experiment.figures:
         figures = "".join(_figure(f, figure_note(f.name, record)) for f in experiment.figures)
@@ -293,10 +291,8 @@ def _restoration_group(group: RestorationGroup) -> str:
         _comparison(group.table),
         f'<p class="caption">{_e(caption(group))}</p>',
     ]
-    if group.profile != "full":
-        parts.append(
-            '<p class="callout note">Smoke profile: these numbers check the pipeline; they are not a reproduction.</p>'
-        )
+    if note := profile_note(group.profile):
+        parts.append(f'<p class="callout note">{_e(note)}</p>')
     for stress in group.stress:
         parts.append(f'<h4 class="stress">{_e(stress_caption(stress))}</h4>{_comparison(stress.table, kinds=False)}')
     return "".join(parts)
@@ -389,7 +385,7 @@ def _provenance(report: Report) -> str:
             f'<details id="lineage-{_e(experiment.name)}"><summary>{_e(experiment.name)} · '
             f"{_e(record.get('profile'))} · "
             f"{_e(record.get('device'))}</summary>{_table(['field', 'value'], rows, 'kv')}"
-            f"{_chain(lineage_chain(report.lock, experiment.name))}"
+            f"{_chain(lineage_chain(report.lock_for(experiment.name), experiment.name))}"
             f"<h4>params</h4><pre>{_e(params)}</pre><h4>environment</h4>"
             f"{_table(['package', 'version'], env_rows, 'kv')}</details>"
         )
@@ -432,11 +428,12 @@ def _audit(report: Report) -> str:
     parts = [
         '<h2 id="audit">Audit: tracing one number</h2>',
         f"<p>Example: <code>{_e(metric)}</code> of <code>{_e(experiment)}</code>, stored in "
-        f"<code>reports/metrics/{_e(experiment)}.json</code>. DVC re-runs a stage when any of the "
+        f"<code>{_e(report.record_path(experiment))}</code>, traced in <code>{_e(report.lock_path(experiment))}</code>. "
+        "DVC re-runs a stage when any of the "
         "hashes below changes, so these entries are the number's lineage: the data it saw, the "
         "parameters it read and the code that computed it.</p>",
     ]
-    trail = upstream_trail(report.lock, f"evaluate@{experiment}")
+    trail = upstream_trail(report.lock_for(experiment), f"evaluate@{experiment}")
     if not trail:
         parts.append(
             f'<p class="callout note"><code>dvc.lock</code> has no entry for <code>evaluate@{_e(experiment)}</code> '

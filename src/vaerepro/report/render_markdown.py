@@ -75,7 +75,8 @@ def _comparison(comparison: Table, kinds: bool = True) -> list[str]:
 def _restoration_group(group: RestorationGroup) -> list[str]:
     lines = [f"### {group.title} · {number(group.images)} images · {group.profile}", ""]
     lines += _comparison(group.table)
-    lines += [caption(group) + ("" if group.profile == "full" else " (smoke numbers: not a reproduction)"), ""]
+    note = {"smoke": " (smoke numbers: not a reproduction)", "cpu": " (CPU budget tier: reduced training budget)"}
+    lines += [caption(group) + note.get(group.profile, ""), ""]
     for stress in group.stress:
         lines += [f"**{stress_caption(stress)}**", ""]
         lines += _comparison(stress.table, kinds=False)
@@ -234,7 +235,7 @@ def render_markdown(report: Report) -> str:
         assert record is not None
         lines += [f"### {experiment.name}", ""]
         lines += table(["", ""], [[label, text] for label, text in provenance_rows(record, report.datasets)])
-        chain = lineage_chain(report.lock, experiment.name)
+        chain = lineage_chain(report.lock_for(experiment.name), experiment.name)
         if chain:
             lines += ["Chain (md5 as in `dvc.lock`, nearest stage first):", ""]
             lines += table(
@@ -279,8 +280,12 @@ def render_markdown(report: Report) -> str:
 def _audit(report: Report) -> list[str]:
     experiment, metric = report.audit_target or ("vae-mnist", "negative_elbo")
     stage = f"evaluate@{experiment}"
-    lines = [f"Example: `{metric}` of `{experiment}` (in `reports/metrics/{experiment}.json`).", ""]
-    trail = upstream_trail(report.lock, stage)
+    lines = [
+        f"Example: `{metric}` of `{experiment}` (in `{report.record_path(experiment)}`, "
+        f"traced in `{report.lock_path(experiment)}`).",
+        "",
+    ]
+    trail = upstream_trail(report.lock_for(experiment), stage)
     if not trail:
         lines += [f"`dvc.lock` has no entry for `{stage}` yet: run `uv run dvc repro {stage}` to create it.", ""]
     for entry in trail:

@@ -11,7 +11,8 @@ Value claims, in order (the first rule that applies wins):
 4. the record lacks the metric, or marks it not_measured,
    or lacks the requested detail                          → not measurable here: <reason>
 5. the record's profile is ``smoke``                      → smoke run only (not a reproduction)
-   (any profile other than ``full`` is likewise never a reproduction)
+   (a profile other than ``cpu`` or ``full`` → not comparable; ``cpu``, the CPU budget tier,
+   and ``full`` go on, and the verdict names the budget they reached, vaerepro.report.verdict)
 6. the data variant is not comparable (lossy copy, other
    test set), or an FID computed on fewer than 10,000
    samples is held against a published FID                → not comparable: <variant> / FID at N
@@ -180,7 +181,7 @@ def _gate(records: list[Mapping[str, Any]], outcome: str, check_variant: bool) -
         profile = record.get("profile")
         if profile == "smoke":
             return Status(StatusKind.SMOKE)
-        if profile != "full":
+        if profile not in ("cpu", "full"):
             return Status(StatusKind.NOT_COMPARABLE, f"profile {profile!r}")
     if check_variant:
         for record in records:

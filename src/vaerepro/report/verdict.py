@@ -18,7 +18,8 @@ partial (holds on a documented subset) no verdict: holds on a data subset only
 metrics file unreadable                no verdict: metrics file unreadable
 =====================================  ===========================================
 
-Only a ``full``-profile record can give holds, does not hold or tie (status rule 5). A decided
+Only a ``cpu``- or ``full``-profile record can give holds, does not hold or tie (status rule 5); a
+smoke record never does. A decided
 verdict always says at what budget it was reached (:mod:`vaerepro.report.budget`): "holds at
 100 % of the paper's budget", "does not hold at 8 % of the paper's budget", "tie at 12 % of the
 full profile's budget" (a method trained differently from its paper), "holds with no training

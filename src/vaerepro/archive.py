@@ -1,0 +1,176 @@
+"""Results of several profiles side by side: ``reports/profiles/<profile>/``.
+
+DVC tracks one profile at a time: ``params.yaml``'s ``profile`` and the ``dvc.lock`` made with
+it. A reproduction needs more: the smoke run CI repeats on every change, the CPU budget tier
+(``cpu``, about two hours here) and whatever full-profile runs a borrowed GPU produced. So a
+finished run's committed results are archived, each profile in its own folder::
+
+    reports/profiles/<profile>/
+        dvc.lock          the lock file the run ended with (every stage's params, code and data md5s)
+        params.yaml       the params file it ran with
+        metrics/<experiment>.json, figures/<experiment>/..., fid/<dataset>.json
+                          the results, byte for byte as the run wrote them
+
+The report reads the live results (``reports/metrics``) and every archived profile, and shows
+per experiment the record with the largest training budget (:func:`vaerepro.report.records`).
+
+Auditing an archived number: :func:`check_archive` (``vaerepro archive --check``) recomputes
+every archived file's md5 the way DVC does (a file's md5; a folder's md5 over the JSON list of
+its files' md5s and paths, suffixed ``.dir``) and compares it with the archived ``dvc.lock``,
+whose entries then lead to the params, code fingerprints and data hashes of the run, exactly as
+``dvc status`` would read them at the archived revision (``git_revision`` in every record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ARCHIVE_ROOT = Path("reports") / "profiles"
+# The committed results a profile run produces, as dvc.lock names them (paths under reports/).
+ARCHIVED_PREFIXES = ("reports/metrics/", "reports/figures/", "reports/fid/")
+# Shared figures of the report stage itself (made from whichever records it chose), not a run's.
+NOT_ARCHIVED = ("reports/figures/findings", "reports/figures/data/")
+
+
+class ArchiveError(RuntimeError):
+    """The run cannot be archived (its results do not match its dvc.lock), or an archive is damaged."""
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dvc_md5(path: Path) -> str:
+    """The md5 DVC records for ``path``: the file's, or for a folder ``<md5>.dir`` where the md5 is
+    over ``json.dumps`` of its files' ``{"md5", "relpath"}`` sorted by path (DVC 3's tree digest;
+    checked against dvc.lock entries in tests/test_archive.py)."""
+    if path.is_file():
+        return file_md5(path)
+    entries = [
+        {"md5": file_md5(file), "relpath": file.relative_to(path).as_posix()}
+        for file in sorted(p for p in path.rglob("*") if p.is_file())
+    ]
+    entries.sort(key=lambda entry: entry["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _lock_stages(lock_path: Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.load(lock_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as error:
+        raise ArchiveError(f"{lock_path}: cannot be read ({error})") from error
+    stages = data.get("stages") if isinstance(data, Mapping) else None
+    if not isinstance(stages, Mapping):
+        raise ArchiveError(f"{lock_path}: no 'stages' in it")
+    return stages
+
+
+def archived_outputs(lock_path: Path) -> Iterator[tuple[str, str, str]]:
+    """(stage, output path, md5) of every committed result output in a dvc.lock."""
+    for stage, entry in _lock_stages(lock_path).items():
+        for out in (entry or {}).get("outs") or []:
+            path = str(out.get("path", ""))
+            if path.startswith(ARCHIVED_PREFIXES) and not path.startswith(NOT_ARCHIVED):
+                yield str(stage), path, str(out.get("md5", ""))
+
+
+def lock_profile(stages: Mapping[str, Any]) -> str | None:
+    """The ``profile`` param the lock's stages ran with; ArchiveError when they disagree."""
+    profiles = {
+        str(params["profile"])
+        for entry in stages.values()
+        for params in ((entry or {}).get("params") or {}).values()
+        if isinstance(params, Mapping) and "profile" in params
+    }
+    if len(profiles) > 1:
+        raise ArchiveError(
+            f"dvc.lock mixes profiles {', '.join(sorted(profiles))}: finish the run in one profile first"
+        )
+    return next(iter(profiles), None)
+
+
+def archive_profile(repository: Path) -> Path:
+    """Copy the run's results and its dvc.lock/params.yaml into ``reports/profiles/<profile>/``.
+
+    Only results whose files match their dvc.lock md5 are archived (a result edited by hand or a
+    stage still running would be caught here); the folder is replaced as a whole, atomically.
+
+    Raises:
+        ArchiveError: a result differs from dvc.lock, is missing, or the lock mixes profiles.
+    """
+    lock_path = repository / "dvc.lock"
+    profile = lock_profile(_lock_stages(lock_path))
+    if profile is None:
+        raise ArchiveError(f"{lock_path}: no stage records a profile; run the pipeline first")
+    outputs = list(archived_outputs(lock_path))
+    problems = [
+        f"{path} ({stage}): {'missing' if not (repository / path).exists() else 'differs from dvc.lock'}"
+        for stage, path, md5 in outputs
+        if not (repository / path).exists() or dvc_md5(repository / path) != md5
+    ]
+    if problems:
+        raise ArchiveError("results that do not match dvc.lock, not archived:\n  " + "\n  ".join(problems))
+    target = repository / ARCHIVE_ROOT / profile
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{profile}-", dir=target.parent))
+    try:
+        shutil.copy2(lock_path, staging / "dvc.lock")
+        shutil.copy2(repository / "params.yaml", staging / "params.yaml")
+        for _, path, _ in outputs:
+            source, destination = repository / path, staging / Path(path).relative_to("reports")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, destination)
+            else:
+                shutil.copy2(source, destination)
+        previous = target.with_name(f".{profile}-previous")
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(staging, target)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def check_archive(folder: Path) -> list[str]:
+    """What is wrong with an archived profile folder (empty when every file matches its dvc.lock)."""
+    lock_path = folder / "dvc.lock"
+    if not lock_path.is_file():
+        return [f"{folder}: no dvc.lock"]
+    try:
+        profile = lock_profile(_lock_stages(lock_path))
+        outputs = list(archived_outputs(lock_path))
+    except ArchiveError as error:
+        return [str(error)]
+    problems = []
+    if profile != folder.name:
+        problems.append(f"{folder}: its dvc.lock ran profile {profile!r}, not {folder.name!r}")
+    for stage, path, md5 in outputs:
+        archived = folder / Path(path).relative_to("reports")
+        if not archived.exists():
+            problems.append(f"{archived} ({stage}): missing")
+        elif dvc_md5(archived) != md5:
+            problems.append(f"{archived} ({stage}): md5 {dvc_md5(archived)} but dvc.lock says {md5}")
+    return problems
+
+
+def archived_profiles(reports_root: Path) -> list[Path]:
+    """The archived profile folders under ``reports_root/profiles`` (hidden staging ones excluded)."""
+    root = reports_root / "profiles"
+    if not root.is_dir():
+        return []
+    return sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith("."))
