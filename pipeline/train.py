@@ -10,6 +10,7 @@ resumes from the last checkpoint too (models/<experiment> is a persistent output
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from vaerepro.cli_errors import reported_errors
@@ -24,6 +25,12 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--models-root", type=Path, default=Path("models"))
     parser.add_argument("--stop-at-step", type=int, default=None, help="end this call at this step (resume later)")
+    parser.add_argument(
+        "--time-limit", type=float, default=None, metavar="SECONDS", help="end this call after this wall time"
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=None, metavar="UNIX_TIME", help="end this call by this time (device batch)"
+    )
     arguments = parser.parse_args()
     with reported_errors(f"train@{arguments.experiment}"):
         params = load_params(arguments.params)
@@ -36,14 +43,24 @@ def main() -> None:
             arguments.models_root / arguments.experiment,
             stop_at_step=arguments.stop_at_step,
             restart_if_complete="DVC_STAGE" in os.environ,
+            time_limit_seconds=time_limit(arguments.time_limit, arguments.deadline),
         )
     print(
         f"train@{arguments.experiment}: step {result.step}/{experiment.train.steps if experiment.train else 0} on {result.device} "
         f"({result.precision}) in {result.wall_seconds:.1f} s, {result.steps_per_second:.1f} steps/s; "
         f"last losses {result.metrics}"
     )
-    if not result.completed:
+    if result.time_limited:  # asked for: a time-boxed run keeps what it reached (device batch)
+        print(f"train@{arguments.experiment}: stopped at the time limit, step {result.step}; run again to resume")
+    elif not result.completed:
         sys.exit(f"train@{arguments.experiment} stopped at step {result.step}; run again to resume")
+
+
+def time_limit(seconds: float | None, deadline: float | None) -> float | None:
+    """The tighter of a time limit and what is left until a deadline, taken after start-up
+    (imports and data loading), so a time-boxed run ends when its batch needs it to."""
+    limits = [limit for limit in (seconds, None if deadline is None else deadline - time.time()) if limit is not None]
+    return max(1.0, min(limits)) if limits else None
 
 
 if __name__ == "__main__":

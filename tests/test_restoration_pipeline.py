@@ -327,7 +327,10 @@ def test_evaluate_stage_states_the_budget_of_every_number(tmp_path, monkeypatch)
         "unit": "steps",
         "trained": 30,
         "paper": 300,
-        "fraction": 0.1,
+        "fraction": 0.1,  # 30 x 4 of 300 x 4 images: the batch sizes agree, so steps and examples too
+        "batch_size": 4,
+        "paper_batch_size": 4,
+        "step_fraction": 0.1,
         "paper_stated": True,
         "paper_source": "params.yaml experiments.test_scale-lol.train.full.steps (the full profile runs the paper's "
         "budget)",

@@ -7,6 +7,7 @@
 ``vaerepro archive`` keep a finished run's results, with its dvc.lock and params.yaml, in
                      reports/profiles/<profile>/ (the report shows each experiment at its largest
                      budget across the live run and the archives); ``--check`` verifies archives.
+``vaerepro device pack|import`` the device batch for a borrowed GPU machine (vaerepro.device_batch).
 ``vaerepro datasets`` show which datasets are obtainable and from where.
 """
 
@@ -182,6 +183,41 @@ def command_archive(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_device(arguments: argparse.Namespace) -> int:
+    from vaerepro.device_batch.import_results import ImportRefused, import_batch
+    from vaerepro.device_batch.limits import PACK_DIR
+    from vaerepro.device_batch.pack import PackError, pack, run_command
+
+    repository = Path(arguments.params).resolve().parent
+    if arguments.action == "pack":
+        try:
+            manifest = pack(repository, arguments.experiments, profile=arguments.profile, minutes=arguments.minutes)
+        except PackError as error:
+            print(f"vaerepro device pack: {error}", file=sys.stderr)
+            return 1
+        size = manifest["size"]
+        print(
+            f"packed {len(manifest['experiments'])} experiments ({', '.join(manifest['experiments'])}) at profile "
+            f"{manifest['profile']} into {PACK_DIR}/: {size['pack_bytes'] / 2**20:.1f} MiB, with the tracked files "
+            f"{(size['pack_bytes'] + size['tracked_bytes']) / 2**20:.1f} MiB"
+        )
+        print(f"on the GPU machine (carry {PACK_DIR}), run from the repository root:\n  {run_command()}")
+        return 0
+    try:
+        result = import_batch(Path(arguments.folder), repository, commit=not arguments.no_commit)
+    except ImportRefused as error:
+        print(f"vaerepro device import: {error}", file=sys.stderr)
+        return 1
+    for row in result["timing"]:
+        print(
+            f"  {row['experiment']}: {row.get('steps', 0)} of {row['target_steps']} steps on {row.get('device')}"
+            + ("" if row.get("returned", True) else f" (not returned: {row.get('not_returned_because')})")
+        )
+    names = " ".join(f"evaluate@{name}" for name in result["imported"])
+    print(f"imported {len(result['imported'])} runs; evaluate them here: uv run dvc repro {names}")
+    return 0
+
+
 def command_datasets(arguments: argparse.Namespace) -> int:
     with reported_errors("vaerepro datasets"):
         params = load_params(arguments.params)
@@ -212,6 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     cpu.add_argument("--skip", action="append", default=[], metavar="EXPERIMENT[,EXPERIMENT]", help="leave these out")
     cpu.set_defaults(run=command_cpu)
     commands.add_parser("datasets", help="which datasets are obtainable here").set_defaults(run=command_datasets)
+    device = commands.add_parser("device", help="the device batch: pack for a GPU machine, import what came back")
+    actions = device.add_subparsers(dest="action", required=True)
+    packing = actions.add_parser("pack", help="write device_pack/ (carry it to the GPU machine)")
+    packing.add_argument("--experiments", nargs="*", default=None, help="default: every one whose data can travel")
+    packing.add_argument("--profile", default="full")
+    packing.add_argument("--minutes", type=float, default=8.0, help="wall time the run plans for")
+    importing = actions.add_parser("import", help="put returned runs into models/ and dvc.lock")
+    importing.add_argument("folder", help="the folder holding the files that came back from $OUT")
+    importing.add_argument("--no-commit", action="store_true", help="place the files but leave dvc.lock as it is")
+    device.set_defaults(run=command_device)
     archive = commands.add_parser("archive", help="keep this run's results in reports/profiles/<profile>/")
     archive.add_argument("--check", action="store_true", help="verify every archived file against its dvc.lock")
     archive.set_defaults(run=command_archive)

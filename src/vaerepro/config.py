@@ -14,13 +14,12 @@ directory that holds ``params.yaml``, so stages behave the same from any working
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-
-import yaml
 
 from vaerepro.structured import ConfigError, check_ranges, from_mapping, ranged
 
@@ -213,8 +212,18 @@ class Params:
 
 
 def _read_yaml(path: Path, what: str) -> Any:
+    """A YAML file, or a ``.json`` one: the device batch carries params as JSON (the params file
+    with its anchors expanded), so a machine without PyYAML can train (vaerepro.device_batch)."""
     if not path.is_file():
         raise ConfigError(f"{what} {path} not found (run from the repository root)")
+    if path.suffix == ".json":
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path} is not valid JSON: {error}") from error
+        return {} if raw is None else raw
+    import yaml  # here, not at import time: see above
+
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -232,7 +241,9 @@ def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | No
         ConfigError: a file is missing, not YAML, or has an unknown/missing/mistyped/out-of-range key.
     """
     path = Path(path)
-    datasets_path = path.parent / DATASETS_FILE if datasets_path is None else Path(datasets_path)
+    if datasets_path is None:  # beside it, in the same format (params.json → datasets.json)
+        datasets_path = path.parent / (Path(DATASETS_FILE).stem + ".json" if path.suffix == ".json" else DATASETS_FILE)
+    datasets_path = Path(datasets_path)
     source, datasets_source = str(path), str(datasets_path)
     raw = _read_yaml(path, "parameter file")
     if isinstance(raw, Mapping) and "datasets" in raw:

@@ -51,8 +51,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 SOURCE_ROOTS = ("src",)  # where `src`-layout packages live (pyproject's wheel packages)
 CODE_ROOTS = ("pipeline", "src")  # deps under these are code deps; the rest are data/models/...
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
@@ -226,6 +224,8 @@ class Stage:
 
 
 def load_stages(dvc_yaml: Path) -> list[Stage]:
+    import yaml  # here: training imports this module (code_fingerprint) on machines without PyYAML
+
     document = yaml.safe_load(Path(dvc_yaml).read_text()) or {}
     stages = []
     for name, body in (document.get("stages") or {}).items():

@@ -57,7 +57,12 @@ def provenance_for(
         "environment": environment(),
         "params": experiment.params_entry,
         "training": {
-            key: train_summary.get(key) for key in ("step", "steps", "completed", "precision", "final_losses")
+            key: train_summary.get(key)
+            for key in ("step", "steps", "completed", "precision", "final_losses", "device", "wall_seconds")
+            if key in train_summary or key not in ("device", "wall_seconds")
+        }
+        | {  # a time-boxed run (device batch): where it trained and that its time box stopped it
+            key: train_summary[key] for key in ("stopped_by_time_limit", "device_batch") if train_summary.get(key)
         },
         **_training_data(experiment),
     }

@@ -33,13 +33,15 @@ def train_experiment(
     *,
     stop_at_step: int | None = None,
     restart_if_complete: bool = False,
+    time_limit_seconds: float | None = None,
 ) -> TrainResult:
     """Build the experiment's model and train it on its dataset's ``train`` split.
 
     Checkpoints and dvclive logs go to ``output_dir`` (``checkpoint.pt``, ``dvclive/``);
     an existing checkpoint there is resumed (the loop refuses one of another model, settings,
     data or code). ``restart_if_complete``: a finished run in ``output_dir`` is removed and
-    training starts over (what a DVC re-run of the stage means).
+    training starts over (what a DVC re-run of the stage means). ``time_limit_seconds``: stop
+    at that wall time with a checkpoint (a time-boxed run; the summary says so).
     """
     if restart_if_complete:
         clear_completed_run(output_dir, experiment.name)
@@ -94,6 +96,7 @@ def train_experiment(
         stop_at_step=stop_at_step,
         settings_path=experiment.settings_key(params.profile),
         identity=run_identity(experiment),
+        time_limit_seconds=time_limit_seconds,
     )
     write_train_summary(output_dir, result, experiment)
     return result
@@ -235,5 +238,6 @@ def write_train_summary(output_dir: Path, result: TrainResult, experiment: Resol
             "wall_seconds": previous.get("wall_seconds", 0.0) + result.wall_seconds,
             "steps_per_second_last_chunk": result.steps_per_second,
             "final_losses": result.metrics,
+            "stopped_by_time_limit": result.time_limited,
         },
     )

@@ -138,6 +138,7 @@ def provenance_rows(record: Mapping[str, Any], summaries: Mapping[str, Mapping[s
     return [
         ("profile", str(record.get("profile"))),
         ("device", str(record.get("device"))),
+        ("trained on", _training_device(record)),
         ("data variant", str(record.get("data_variant"))),
         ("data sha256", f"{record.get('dataset_sha256')} ({dataset_hash_check(record, summaries)})"),
         ("seed", str(record.get("seed"))),
@@ -146,6 +147,21 @@ def provenance_rows(record: Mapping[str, Any], summaries: Mapping[str, Mapping[s
         ("parameters", f"{count:,}" if isinstance(count, int) else str(count)),
         ("budget", _budget_row(record)),
     ]
+
+
+def _training_device(record: Mapping[str, Any]) -> str:
+    """``cuda:0 (NVIDIA H100 80GB HBM3), 412 s, stopped by its time limit (device batch)``."""
+    training = record.get("training") if isinstance(record.get("training"), Mapping) else {}
+    if not training.get("device"):
+        return "the evaluation's device (not recorded separately)"
+    parts = [str(training["device"])]
+    if isinstance(training.get("wall_seconds"), int | float):
+        parts.append(f"{training['wall_seconds']:.0f} s")
+    if training.get("stopped_by_time_limit"):
+        parts.append("stopped by its time limit")
+    if training.get("device_batch"):
+        parts.append("device batch")
+    return ", ".join(parts)
 
 
 def _budget_row(record: Mapping[str, Any]) -> str:

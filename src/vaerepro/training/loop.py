@@ -56,7 +56,8 @@ class TrainResult:
 
     ``step``: completed steps; ``completed``: reached ``settings.steps``; ``resumed_from``:
     the checkpoint step it resumed from (None for a fresh run); ``metrics``: the last logged
-    mean of each loss term; ``steps_per_second`` counts only steps run in this call.
+    mean of each loss term; ``steps_per_second`` counts only steps run in this call;
+    ``time_limited``: the call stopped at its time limit before its target step.
     """
 
     step: int
@@ -69,6 +70,7 @@ class TrainResult:
     wall_seconds: float
     steps_per_second: float
     metrics: dict[str, float] = field(default_factory=dict)
+    time_limited: bool = False
 
 
 def _make_optimizer(settings: TrainSettings, group: OptimizerGroup) -> torch.optim.Optimizer:
@@ -188,6 +190,13 @@ class _Run:
                 f"{self.seed}; resuming would mix two data orders"
             )
         self._check_same_run(checkpoint)
+        if checkpoint.get("optimizer_state_returned") is False:
+            # A device batch returns weights only (vaerepro.device_batch.run): resuming would
+            # restart Adam's moments mid-run, which is not the run its steps claim to continue.
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} came back from a device batch without its optimizer state, so "
+                "training cannot resume from it; delete the folder to train from step 0, or run the batch again"
+            )
         self.model.load_state_dict(checkpoint["model_state"])
         self.step = checkpoint["step"]
         if self.step > 0 and self.phase_of_last_step() != checkpoint["phase"]:
@@ -301,6 +310,7 @@ def train(
     stop_at_step: int | None = None,
     settings_path: str = "train",
     identity: Mapping[str, str] | None = None,
+    time_limit_seconds: float | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``settings.steps`` steps, checkpointing into ``output_dir``.
 
@@ -322,6 +332,9 @@ def train(
             (e.g. ``experiments.vae-mnist.train.smoke``).
         identity: what else the run depends on (e.g. the training data's and the code's
             digests); recorded in every checkpoint, and a resume must match it.
+        time_limit_seconds: stop (with a checkpoint, ``result.time_limited``) once this much
+            wall time has passed in this call: a time-boxed run on a borrowed GPU
+            (:mod:`vaerepro.device_batch`) keeps what it reached. None: no limit.
 
     Raises:
         NonFiniteLossError: a loss became NaN/inf (names the step and the terms); the last
@@ -363,8 +376,12 @@ def train(
     current: PhaseSpan | None = None
     model.train()
     rng_at_boundary = capture_rng_state()
+    time_limited = False
     try:
         while run.step < target:
+            if time_limit_seconds is not None and time.perf_counter() - started >= time_limit_seconds:
+                time_limited = True
+                break
             span = phase_at(run.spans, run.step)
             if span is not current:
                 model.begin_phase(span.phase.name)
@@ -399,6 +416,10 @@ def train(
                 )
             if run.step % settings.checkpoint_every == 0 and run.step < target:
                 run.save(rng_at_boundary)
+        if time_limited and count:  # the partial logging window up to the stop, logged once
+            run.metrics = {name: float(total) / count for name, total in sums.items()}
+            if logger is not None:
+                logger.log(run.step, run.metrics)
     except KeyboardInterrupt:
         # Between steps the state is consistent: save it so the run resumes exactly here.
         # Mid-update it is not; the last periodic checkpoint then stays the resume point.
@@ -424,4 +445,5 @@ def train(
         wall_seconds=elapsed,
         steps_per_second=steps_run / elapsed if elapsed > 0 and steps_run else math.nan,
         metrics=dict(run.metrics),
+        time_limited=time_limited,
     )
