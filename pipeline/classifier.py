@@ -14,6 +14,7 @@ from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.evaluation.classifier import evaluate_classifier
 from vaerepro.experiment import resolve_classifier
+from vaerepro.experiment.device_guard import guard_full_profile
 from vaerepro.experiment.provenance import budget_for, provenance_for
 from vaerepro.experiment.train import train_experiment
 from vaerepro.records import MetricsRecord, write_record
@@ -27,6 +28,7 @@ def main() -> None:
     arguments = parser.parse_args()
     with reported_errors(f"classifier@{arguments.dataset}"):
         params = load_params(arguments.params)
+        guard_full_profile(params, f"classifier@{arguments.dataset}")  # full profile without a GPU: stop, say why
         experiment = resolve_classifier(params, arguments.dataset)
         result = train_experiment(
             experiment,

@@ -16,6 +16,7 @@ from pathlib import Path
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.experiment import resolve
+from vaerepro.experiment.device_guard import guard_full_profile
 from vaerepro.experiment.train import train_experiment
 
 
@@ -34,6 +35,7 @@ def main() -> None:
     arguments = parser.parse_args()
     with reported_errors(f"train@{arguments.experiment}"):
         params = load_params(arguments.params)
+        guard_full_profile(params, f"train@{arguments.experiment}")  # full profile without a GPU: stop, say why
         experiment = resolve(params, arguments.experiment)
         # Under DVC (which sets DVC_STAGE) a finished run in the persistent output is started over:
         # DVC re-runs a stage only when something it depends on changed.

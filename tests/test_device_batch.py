@@ -101,7 +101,8 @@ def test_round_trip_on_the_cpu(tmp_path, monkeypatch):
     assert (repository / "reports/device_batch/samples/cvae-mnist.png").is_file()
 
     # evaluate@ runs here on the imported checkpoint, as `dvc repro evaluate@...` would.
-    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY / "src")}
+    # (full profile on a CPU, on purpose: vaerepro.experiment.device_guard would stop it otherwise)
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY / "src"), "VAEREPRO_FULL_ON_CPU": "1"}
     subprocess.run(
         [sys.executable, str(REPOSITORY / "pipeline/evaluate.py"), "vae-mnist"],
         cwd=repository, env=environment, check=True, capture_output=True,

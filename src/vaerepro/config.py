@@ -206,6 +206,11 @@ class Params:
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self.root / candidate).resolve()
 
+    def with_profile(self, profile: str) -> Params:
+        """These params at another profile, paths still resolved against the same folder
+        (``dataclasses.replace`` alone would reset ``root``, which is not an init field)."""
+        return _with_root(replace(self, profile=profile), self.root)
+
     @property
     def local_copy_dir(self) -> Path | None:
         return self.resolve(self.local_copy) if self.local_copy else None

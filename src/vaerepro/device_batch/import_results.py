@@ -57,7 +57,6 @@ def extract_returned(folder: Path, scratch: Path) -> Path:
 
 def check_run(name: str, returned: Path, manifest: dict[str, Any], repository: Path) -> list[str]:
     """What differs between the returned run of ``name`` and this checkout (empty: it matches)."""
-    from dataclasses import replace
 
     from vaerepro.config import load_params
     from vaerepro.data.prepared import read_summary
@@ -72,7 +71,7 @@ def check_run(name: str, returned: Path, manifest: dict[str, Any], repository: P
             f"params.yaml says profile {params.profile!r}, the batch ran {manifest['profile']!r}: import into a "
             f"checkout whose params.yaml says `profile: {manifest['profile']}`"
         )
-        params = replace(params, profile=manifest["profile"])
+        params = params.with_profile(manifest["profile"])
     entry = manifest["experiments"][name]
     if name not in params.experiments:
         return problems + [f"{name}: no such experiment in params.yaml here"]

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ def _params_at(repository: Path, profile: str) -> tuple[Params, dict[str, Any], 
     datasets = yaml.safe_load((repository / "datasets.yaml").read_text())
     # The machine never downloads: no local copy; the data travels prepared.
     raw = {**raw, "profile": profile, "local_copy": None}
-    params = replace(load_params(repository / "params.yaml"), profile=profile)
+    params = load_params(repository / "params.yaml").with_profile(profile)
     return params, raw, datasets
 
 
@@ -204,7 +203,7 @@ def pack(
             if path.is_file()
         ]
         archive_name = f"data-{dataset}.tar.xz"
-        with tarfile.open(pack_dir / archive_name, "w:xz", preset=6) as archive:
+        with tarfile.open(pack_dir / archive_name, "w:xz", preset=1) as archive:  # fast; ~10 % larger than 6
             for path in members:
                 archive.add(path, arcname=f"{dataset}/{path.relative_to(prepared).as_posix()}")
         datasets[dataset] = {

@@ -171,8 +171,9 @@ def train_all(
         "MKL_NUM_THREADS": str(threads),
         "PYTHONUNBUFFERED": "1",
     }
-    if device == "cpu":
+    if device == "cpu":  # the round-trip test: the full profile on a CPU, asked for on purpose
         environment["CUDA_VISIBLE_DEVICES"] = ""
+        environment["VAEREPRO_FULL_ON_CPU"] = "1"  # vaerepro.experiment.device_guard.ALLOW_ENVIRONMENT
     logs = scratch / "logs"
     logs.mkdir(exist_ok=True)
     processes: dict[str, tuple[subprocess.Popen, Any, float]] = {}
