@@ -14,6 +14,10 @@ finished run's committed results are archived, each profile in its own folder::
 The report reads the live results (``reports/metrics``) and every archived profile, and shows
 per experiment the record with the largest training budget (:func:`vaerepro.report.records`).
 
+A long profile (the CPU tier) may run in chunks: only the stages whose ``dvc.lock`` entry ran
+at the archived profile are archived (the others still hold another profile's entry), and
+archiving again after the next chunk replaces the folder with the larger set.
+
 Auditing an archived number: :func:`check_archive` (``vaerepro archive --check``) recomputes
 every archived file's md5 the way DVC does (a file's md5; a folder's md5 over the JSON list of
 its files' md5s and paths, suffixed ``.dir``) and compares it with the archived ``dvc.lock``,
@@ -78,44 +82,54 @@ def _lock_stages(lock_path: Path) -> Mapping[str, Any]:
     return stages
 
 
-def archived_outputs(lock_path: Path) -> Iterator[tuple[str, str, str]]:
-    """(stage, output path, md5) of every committed result output in a dvc.lock."""
+def stage_profile(entry: Any) -> str | None:
+    """The ``profile`` param a dvc.lock stage entry ran with (None: it reads no profile)."""
+    for params in ((entry or {}).get("params") or {}).values():
+        if isinstance(params, Mapping) and "profile" in params:
+            return str(params["profile"])
+    return None
+
+
+def archived_outputs(lock_path: Path, profile: str) -> Iterator[tuple[str, str, str]]:
+    """(stage, output path, md5) of every committed result output of the stages that ran at ``profile``."""
     for stage, entry in _lock_stages(lock_path).items():
+        if stage_profile(entry) != profile:
+            continue
         for out in (entry or {}).get("outs") or []:
             path = str(out.get("path", ""))
             if path.startswith(ARCHIVED_PREFIXES) and not path.startswith(NOT_ARCHIVED):
                 yield str(stage), path, str(out.get("md5", ""))
 
 
-def lock_profile(stages: Mapping[str, Any]) -> str | None:
-    """The ``profile`` param the lock's stages ran with; ArchiveError when they disagree."""
-    profiles = {
-        str(params["profile"])
-        for entry in stages.values()
-        for params in ((entry or {}).get("params") or {}).values()
-        if isinstance(params, Mapping) and "profile" in params
-    }
-    if len(profiles) > 1:
-        raise ArchiveError(
-            f"dvc.lock mixes profiles {', '.join(sorted(profiles))}: finish the run in one profile first"
-        )
-    return next(iter(profiles), None)
+def params_profile(repository: Path) -> str:
+    """The top-level ``profile`` of the repository's params.yaml (the profile the run was made at)."""
+    import yaml
+
+    try:
+        profile = (yaml.safe_load((repository / "params.yaml").read_text()) or {}).get("profile")
+    except (OSError, yaml.YAMLError) as error:
+        raise ArchiveError(f"{repository / 'params.yaml'}: cannot be read ({error})") from error
+    if not isinstance(profile, str):
+        raise ArchiveError(f"{repository / 'params.yaml'} has no top-level profile")
+    return profile
 
 
 def archive_profile(repository: Path) -> Path:
     """Copy the run's results and its dvc.lock/params.yaml into ``reports/profiles/<profile>/``.
 
-    Only results whose files match their dvc.lock md5 are archived (a result edited by hand or a
-    stage still running would be caught here); the folder is replaced as a whole, atomically.
+    The profile is params.yaml's; the results are the outputs of the stages whose dvc.lock entry
+    ran at it (module docstring). Only results whose files match their dvc.lock md5 are archived
+    (a result edited by hand or a stage still running would be caught here); the folder is
+    replaced as a whole, atomically.
 
     Raises:
-        ArchiveError: a result differs from dvc.lock, is missing, or the lock mixes profiles.
+        ArchiveError: a result differs from dvc.lock or is missing, or no stage ran at the profile.
     """
     lock_path = repository / "dvc.lock"
-    profile = lock_profile(_lock_stages(lock_path))
-    if profile is None:
-        raise ArchiveError(f"{lock_path}: no stage records a profile; run the pipeline first")
-    outputs = list(archived_outputs(lock_path))
+    profile = params_profile(repository)
+    outputs = list(archived_outputs(lock_path, profile))
+    if not outputs:
+        raise ArchiveError(f"{lock_path}: no stage ran at profile {profile!r} (params.yaml's); run it first")
     problems = [
         f"{path} ({stage}): {'missing' if not (repository / path).exists() else 'differs from dvc.lock'}"
         for stage, path, md5 in outputs
@@ -152,13 +166,12 @@ def check_archive(folder: Path) -> list[str]:
     if not lock_path.is_file():
         return [f"{folder}: no dvc.lock"]
     try:
-        profile = lock_profile(_lock_stages(lock_path))
-        outputs = list(archived_outputs(lock_path))
+        outputs = list(archived_outputs(lock_path, folder.name))
     except ArchiveError as error:
         return [str(error)]
     problems = []
-    if profile != folder.name:
-        problems.append(f"{folder}: its dvc.lock ran profile {profile!r}, not {folder.name!r}")
+    if not outputs:
+        problems.append(f"{folder}: its dvc.lock has no stage that ran at profile {folder.name!r}")
     for stage, path, md5 in outputs:
         archived = folder / Path(path).relative_to("reports")
         if not archived.exists():
