@@ -123,3 +123,13 @@ def test_round_trip_on_the_cpu(tmp_path, monkeypatch):
     params_path.write_text(params_path.read_text().replace("hidden_units: 16", "hidden_units: 17", 1))
     with pytest.raises(ImportRefused, match="vae-mnist: its params entry differs from the one the batch ran"):
         import_batch(out, repository, commit=False)
+
+
+def test_the_pack_keeps_what_can_come_back():
+    """Weights barely compress: the experiments are taken in order while their sum fits."""
+    from vaerepro.device_batch.pack import fit_return_limit
+
+    mib = 1 << 20
+    kept, left_out = fit_return_limit({"a": 30 * mib, "zheng": 107 * mib, "b": 25 * mib, "c": 10 * mib}, 60 * mib)
+    assert kept == ["a", "b"]
+    assert set(left_out) == {"zheng", "c"} and "107.0 MiB" in left_out["zheng"] and "55.0 of 60 MiB" in left_out["c"]

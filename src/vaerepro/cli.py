@@ -201,6 +201,8 @@ def command_device(arguments: argparse.Namespace) -> int:
             f"{manifest['profile']} into {PACK_DIR}/: {size['pack_bytes'] / 2**20:.1f} MiB, with the tracked files "
             f"{(size['pack_bytes'] + size['tracked_bytes']) / 2**20:.1f} MiB"
         )
+        for name, why in manifest["left_out"].items():
+            print(f"  left out {name}: {why}")
         print(f"on the GPU machine (carry {PACK_DIR}), run from the repository root:\n  {run_command()}")
         return 0
     try:

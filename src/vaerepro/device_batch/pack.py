@@ -34,11 +34,13 @@ from vaerepro.device_batch.limits import (
     PACK_DIR,
     PACK_LIMIT,
     PARAMS_JSON,
+    RETURN_LIMIT,
     VENDOR_ARCHIVE,
 )
 from vaerepro.experiment.resolve import resolve
 from vaerepro.models import model_class
 
+RETURN_MARGIN = 4 * MIB  # logs, sample grids, summaries, the archive's own overhead
 DEVICE_DATASETS = ("mnist", "cc15")  # training data small enough to travel (module docstring)
 # Packages the machine may lack, carried as source (the run puts them last on the path, so an
 # installed copy wins). bm3d/bm4d/pywt carry compiled code for this Python only: a machine
@@ -92,6 +94,37 @@ def device_experiments(params: Params, repository: Path) -> list[str]:
         if (repository / "data" / "prepared" / entry.train_dataset / "summary.json").is_file():
             names.append(name)
     return names
+
+
+def weights_bytes(params: Params, name: str, repository: Path) -> int:
+    """Bytes of the float32 weights the experiment's checkpoint brings back (its parameters and
+    buffers; the optimizer state stays on the machine)."""
+    from vaerepro.models import build_model
+
+    experiment = resolve(params, name, prepared_root=repository / "data" / "prepared")
+    model = build_model(experiment.model, experiment.options, source="params.yaml", path=f"experiments.{name}.options")
+    return sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
+
+
+def fit_return_limit(
+    sizes: dict[str, int], limit: int = RETURN_LIMIT - RETURN_MARGIN
+) -> tuple[list[str], dict[str, str]]:
+    """The experiments whose weights come back within ``limit``, in order, and why the rest do not.
+
+    Weights barely compress, so their sum is what the return costs; logs and sample grids fit
+    in the margin. Taken in params.yaml order, so the first experiments of a family go first.
+    """
+    kept, left_out, total = [], {}, 0
+    for name, size in sizes.items():
+        if total + size <= limit:
+            kept.append(name)
+            total += size
+        else:
+            left_out[name] = (
+                f"its weights ({size / MIB:.1f} MiB) would not come back: {total / MIB:.1f} of "
+                f"{limit / MIB:.0f} MiB already taken"
+            )
+    return kept, left_out
 
 
 def _training_split(params: Params, name: str, repository: Path) -> tuple[str, str]:
@@ -160,6 +193,7 @@ def pack(
     params, raw, datasets_raw = _params_at(repository, profile)
     available = device_experiments(params, repository)
     names = available if experiments is None else list(experiments)
+    left_out: dict[str, str] = {}
     for name in names:
         if name not in params.experiments:
             raise PackError(f"no experiment {name!r} in params.yaml")
@@ -172,6 +206,10 @@ def pack(
             )
     if not names:
         raise PackError("no experiment to pack: prepare mnist or cc15 first (`uv run dvc repro prepare@mnist`)")
+    sizes = {name: weights_bytes(params, name, repository) for name in names}
+    names, left_out = fit_return_limit(sizes)
+    if experiments is not None and left_out:
+        raise PackError("; ".join(f"{name}: {why}" for name, why in left_out.items()))
     pack_dir = (output or repository / PACK_DIR).resolve()
     if pack_dir.exists():
         shutil.rmtree(pack_dir)
@@ -192,6 +230,7 @@ def pack(
             "params_entry": experiment.params_entry,
             "steps": experiment.train.steps if experiment.train else 0,
             "needs": NEEDS.get(experiment.model, []),
+            "weights_bytes": sizes[name],
         }
     datasets: dict[str, Any] = {}
     for dataset, names_of_splits in sorted(splits.items()):
@@ -221,6 +260,7 @@ def pack(
         "code_sha256": code_fingerprint(code_root()),
         "python": platform.python_version(),
         "experiments": entries,
+        "left_out": left_out,
         "datasets": datasets,
         "vendor": _vendor(pack_dir),
     }
