@@ -268,3 +268,42 @@ def test_a_checkpoint_temporary_left_by_a_killed_writer_is_removed(tmp_path):
     stale.write_bytes(b"half a checkpoint")
     train(make("vae-conv-bernoulli"), stream(), settings(steps=1), tmp_path, seed=0)
     assert not stale.exists()
+
+
+def test_without_dvclive_the_logs_have_dvclives_layout(tmp_path, monkeypatch):
+    """PlainLive (a machine without dvclive) writes what dvclive writes, file for file and value
+    for value, so curves and figures come out the same (device batch)."""
+    import builtins
+
+    from vaerepro.training.metrics_log import MetricsLogger
+
+    def log_into(directory):
+        logger = MetricsLogger(directory, resume_from_step=None)
+        logger.log_params({"model": "vae", "seed": 3, "device": "cpu"})
+        for step, loss in ((5, 2.5), (10, 1.25)):
+            logger.log(step, {"loss": loss, "kl": loss / 5})
+        logger.close()
+        return {path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file()}
+
+    with_dvclive = log_into(tmp_path / "dvclive")
+    real_import = builtins.__import__
+
+    def no_dvclive(name, *args, **kwargs):
+        if name == "dvclive":
+            raise ImportError("no dvclive on this machine")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dvclive)
+    plain = log_into(tmp_path / "plain")
+    assert {"metrics.json", "params.yaml", "plots/metrics/train/loss.tsv", "plots/metrics/train/kl.tsv"} <= plain
+    assert plain <= with_dvclive
+    for name in ("plots/metrics/train/loss.tsv", "plots/metrics/train/kl.tsv"):
+        assert (tmp_path / "plain" / name).read_text() == (tmp_path / "dvclive" / name).read_text()
+    assert json.loads((tmp_path / "plain/metrics.json").read_text()) == json.loads(
+        (tmp_path / "dvclive/metrics.json").read_text()
+    )
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "plain/params.yaml").read_text()) == yaml.safe_load(
+        (tmp_path / "dvclive/params.yaml").read_text()
+    )
