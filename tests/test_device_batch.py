@@ -16,13 +16,27 @@ import pytest
 
 from tests.conftest import repository_params, write_params_files
 from tests.test_experiment_pipeline import TINY_EVALUATE, write_prepared
-from vaerepro.device_batch import run as device_run
 from vaerepro.device_batch.import_results import ImportRefused, import_batch
 from vaerepro.device_batch.limits import CHECKS, LOG, RESULTS_ARCHIVE, TIMING
 from vaerepro.device_batch.pack import PackError, pack
 from vaerepro.training.checkpoints import read_checkpoint
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+MACHINE_WITHOUT = """
+import sys
+
+MISSING = {"yaml", "dvc", "dvclive", "ruamel", "torchvision", "pytorch_fid"}
+
+
+class NotOnThisMachine:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in MISSING:
+            raise ModuleNotFoundError(f"No module named {name!r} (not on the GPU machine)")
+        return None
+
+
+sys.meta_path.insert(0, NotOnThisMachine())
+"""
 QUICK = {"batch_size": 8, "log_every": 5, "progress_bar": False, "dynamic_binarization": True}
 
 
@@ -65,7 +79,7 @@ def test_pack_refuses_what_cannot_travel(tmp_path):
         pack(repository)
 
 
-def test_round_trip_on_the_cpu(tmp_path, monkeypatch):
+def test_round_trip_on_the_cpu(tmp_path):
     repository = _repository(tmp_path / "repo", "smoke")
     manifest = pack(repository, profile="full", minutes=0.5)
     pack_dir = repository / "device_pack"
@@ -74,10 +88,19 @@ def test_round_trip_on_the_cpu(tmp_path, monkeypatch):
     assert json.loads((pack_dir / "params.json").read_text())["profile"] == "full"
     assert manifest["vendor"]["packages"][:2] == ["tqdm", "pytorch_fid"]
 
-    # The machine's side, as its one command runs it (from the code's repository root).
+    # The machine's side, as its one command runs it (from the code's repository root), on a
+    # Python that cannot import what the GPU machines lack (PyYAML, dvc, dvclive, torchvision,
+    # pytorch-fid): a sitecustomize on the path refuses them, in the run and in its trainers.
+    blocker = tmp_path / "machine"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(MACHINE_WITHOUT)
     out = tmp_path / "out"
-    monkeypatch.chdir(REPOSITORY)
-    assert device_run.main(["--pack", str(pack_dir), "--out", str(out), "--device", "cpu"]) == 0
+    command = [sys.executable, "-m", "vaerepro.device_batch.run", "--pack", str(pack_dir), "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), "src"])}
+    completed = subprocess.run(
+        [*command, "--device", "cpu"], cwd=REPOSITORY, env=environment, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     files = sorted(path.name for path in out.iterdir())
     assert files == [CHECKS, f"{RESULTS_ARCHIVE}.part00", LOG, TIMING]
     rows = {row["experiment"]: row for row in json.loads((out / TIMING).read_text())["rows"]}

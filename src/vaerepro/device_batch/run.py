@@ -163,7 +163,8 @@ def train_all(
 ) -> dict[str, dict[str, Any]]:
     """Train all experiments concurrently (module docstring, step 3); per experiment what happened."""
     threads = max(1, (os.cpu_count() or 2) // max(1, len(experiments)))
-    path = [str(Path("src").resolve())] + ([str(vendor)] if vendor else [])
+    inherited = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    path = [str(Path("src").resolve()), *inherited] + ([str(vendor)] if vendor else [])
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(path),
