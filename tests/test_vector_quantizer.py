@@ -158,3 +158,38 @@ def test_capsule_bottleneck_rejects_bad_sizes():
     with pytest.raises(ValueError, match="capsule_types"):
         make_capsules(capsule_types=0)
     assert math.isfinite(make_capsules()(torch.zeros(1, 8, 2, 2)).quantized.sum().item())
+
+
+def test_ema_codebook_update_hand_computed():
+    """K=2, D=1, γ=0.5, no smoothing; codes (0, 10); latents 1 and 3 both nearest code 0:
+    n = (2, 0), Σz = (4, 0); N = 0.5·(1, 1) + 0.5·(2, 0) = (1.5, 0.5);
+    m = 0.5·(0, 10) + 0.5·(4, 0) = (2, 5); e = m / N = (4/3, 10): the used code moves towards
+    its latents, the unused one keeps its place."""
+    from vaerepro.models.vector_quantizer import EmaVectorQuantizer
+
+    quantizer = EmaVectorQuantizer(2, 1, decay=0.5, epsilon=0.0)
+    with torch.no_grad():
+        quantizer.codebook.weight.copy_(torch.tensor([[0.0], [10.0]]))
+        quantizer.embedding_sum.copy_(quantizer.codebook.weight)
+    output = quantizer.train()(as_latents([[1.0], [3.0]]))
+    assert output.indices.flatten().tolist() == [0, 0]
+    assert torch.allclose(quantizer.cluster_size, torch.tensor([1.5, 0.5]))
+    assert torch.allclose(quantizer.codebook.weight.flatten(), torch.tensor([4 / 3, 10.0]))
+    assert float(output.codebook_loss) == 0.0 and not quantizer.codebook.weight.requires_grad
+    # commitment: mean of (1 - 0)² and (3 - 0)² against the codes used in this forward pass
+    assert math.isclose(float(output.commitment_loss), 5.0)
+    quantizer.eval()(as_latents([[1.0], [3.0]]))  # evaluation leaves the codebook alone
+    assert torch.allclose(quantizer.codebook.weight.flatten(), torch.tensor([4 / 3, 10.0]))
+
+
+def test_ema_dead_codes_restart_at_batch_latents():
+    from vaerepro.models.vector_quantizer import EmaVectorQuantizer
+
+    torch.manual_seed(0)
+    quantizer = EmaVectorQuantizer(4, 2, decay=0.5, dead_code_threshold=0.6).train()
+    latents = as_latents([[5.0, 5.0], [5.1, 5.0], [4.9, 5.0]])  # all far from the ±1/K init
+    quantizer(latents)  # one code takes all three; the other three decay to N = 0.5 < 0.6
+    assert int(quantizer.restarts) == 3
+    rows = {tuple(round(v, 4) for v in row) for row in quantizer.codebook.weight.tolist()}
+    assert len(rows & {(5.0, 5.0), (5.1, 5.0), (4.9, 5.0)}) >= 1  # restarted at batch latents
+    assert torch.all(quantizer.cluster_size >= 0.6)

@@ -19,6 +19,8 @@ Synthesis", CVPR 2021, arXiv:2012.09841):
   used equally, 1 when a single code is used).
 
 The codebook is initialised uniformly in ``[-1/K, 1/K]`` (as in VQGAN's implementation).
+:class:`EmaVectorQuantizer` learns it by moving averages instead (VQ-VAE Appendix A.1), with
+dead-code restarts.
 
 :class:`CapsuleBottleneck` — the bottleneck of CVGAN (Pucci, Micheloni, Foresti & Martinel,
 "CVGAN: Image Generation with Capsule Vector-VAE", ICIAP 2022) and UW-CVGAN (Pucci, Micheloni
@@ -160,6 +162,72 @@ class VectorQuantizer(nn.Module):
         quantized = latents + (codes - latents).detach()  # straight-through estimator
         _, perplexity, usage = code_statistics(indices, self.codebook_size)
         return QuantizerOutput(quantized, codebook_loss, commitment_loss, indices, perplexity, usage)
+
+
+class EmaVectorQuantizer(VectorQuantizer):
+    """The VQ with codes learned by exponential moving averages instead of the codebook loss.
+
+    van den Oord et al. 2017, Appendix A.1 (used by VQ-VAE-2, Razavi et al. 2019, Sec. 3.1):
+    with ``n_i`` the number of latents assigned to code ``i`` in the batch and ``z_ij`` those
+    latents, ``N_i ← γ N_i + (1 − γ) n_i``, ``m_i ← γ m_i + (1 − γ) Σ_j z_ij`` and
+    ``e_i = m_i / N_i`` (γ = 0.99). The counts are Laplace-smoothed before the division,
+    ``N_i ← (N_i + ε) / (Σ N + K ε) · Σ N`` (ε = 1e-5), as the reference implementations do, so
+    a rarely used code does not divide by zero. The statistics start at ``N_i = 1`` and
+    ``m_i = e_i`` (the initial codebook), so an unused code keeps its place while its
+    statistics decay, instead of drifting.
+
+    Codes whose count ``N_i`` falls below ``dead_code_threshold`` are restarted at randomly
+    chosen latents of the current batch (the random restarts of Dhariwal et al., "Jukebox",
+    2020, Sec. 2.2), so the whole codebook stays in use; 0 disables restarts. Updates happen
+    only in training mode; the codebook gets no gradient (``codebook_loss`` is 0, for the
+    record), the encoder still gets the commitment loss.
+    """
+
+    def __init__(
+        self,
+        codebook_size: int,
+        embedding_dim: int,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+        dead_code_threshold: float = 0.0,
+    ) -> None:
+        super().__init__(codebook_size, embedding_dim)
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay}")
+        self.decay, self.epsilon, self.dead_code_threshold = decay, epsilon, dead_code_threshold
+        self.codebook.weight.requires_grad_(False)
+        self.register_buffer("cluster_size", torch.ones(codebook_size))
+        self.register_buffer("embedding_sum", self.codebook.weight.detach().clone())
+        self.register_buffer("restarts", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, latents: torch.Tensor, indices: torch.Tensor) -> None:
+        """One EMA step from (B, D, h, w) latents and their (B, h, w) nearest-code indices."""
+        flat = latents.permute(0, 2, 3, 1).reshape(-1, self.embedding_dim).float()
+        assigned = functional.one_hot(indices.flatten(), self.codebook_size).float()  # (N, K)
+        self.cluster_size.mul_(self.decay).add_(assigned.sum(0), alpha=1 - self.decay)
+        self.embedding_sum.mul_(self.decay).add_(assigned.t() @ flat, alpha=1 - self.decay)
+        total = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.epsilon) / (total + self.codebook_size * self.epsilon) * total
+        self.codebook.weight.copy_(self.embedding_sum / smoothed.unsqueeze(1))
+        if self.dead_code_threshold > 0:
+            dead = (self.cluster_size < self.dead_code_threshold).nonzero().flatten()
+            if len(dead):
+                chosen = flat[torch.randint(len(flat), (len(dead),), device=flat.device)]
+                self.codebook.weight[dead] = chosen
+                self.embedding_sum[dead] = chosen
+                self.cluster_size[dead] = 1.0
+                self.restarts += len(dead)
+
+    def forward(self, latents: torch.Tensor) -> QuantizerOutput:
+        indices = self.nearest(latents)
+        codes = self.lookup(indices)  # this step's codes; the EMA step below moves them for the next
+        if self.training:
+            self.update(latents, indices)
+        commitment_loss = functional.mse_loss(latents, codes.detach())
+        quantized = latents + (codes - latents).detach()  # straight-through estimator
+        _, perplexity, usage = code_statistics(indices, self.codebook_size)
+        return QuantizerOutput(quantized, commitment_loss.new_zeros(()), commitment_loss, indices, perplexity, usage)
 
 
 class CapsuleBottleneck(nn.Module):
