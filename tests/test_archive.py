@@ -12,7 +12,8 @@ import yaml
 from tests.report_fixtures.tree import build_tree
 from vaerepro.archive import ArchiveError, archive_profile, check_archive, dvc_md5
 from vaerepro.report.build import build_report
-from vaerepro.report.records import LIVE, load_all_records
+from vaerepro.report.choice import load_all_records
+from vaerepro.report.records import LIVE
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

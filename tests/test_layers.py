@@ -44,10 +44,13 @@ ALLOWED: dict[str, set[str]] = {
         "lineage",
         "pixels",
     },
-    "report": {"data", "image_grids", "records", "structured", "config", "revision"},
+    "archive": set(),  # reports/profiles/<profile>/: files and dvc.lock md5s only
+    "report": {"data", "image_grids", "records", "structured", "config", "revision", "archive"},
     "lineage": set(),
     "cli_errors": set(),
-    "cli": {"cli_errors", "config", "data", "structured"},
+    # The device batch drives training from outside DVC (pack → run on a GPU machine → import).
+    "device_batch": {"config", "data", "experiment", "image_grids", "metrics", "models", "revision", "training"},
+    "cli": {"cli_errors", "config", "data", "structured", "archive", "device_batch"},
 }
 
 

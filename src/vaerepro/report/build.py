@@ -16,13 +16,14 @@ from typing import Any
 
 from vaerepro.archive import archived_profiles
 from vaerepro.config import load_params
+from vaerepro.report.choice import load_all_records
 from vaerepro.report.claims import DEFAULT_CLAIMS_PATH, Claim, load_claims
 from vaerepro.report.fid_table import FidRow, fid_rows, load_floors
 from vaerepro.report.findings import save_rate_distortion
 from vaerepro.report.metric_catalog import split_experiment, task_of
 from vaerepro.report.pipeline_graph import PipelineGraph, pipeline_graph
 from vaerepro.report.provenance import LockEntry, read_lock
-from vaerepro.report.records import LIVE, RecordSet, load_all_records, load_dataset_summaries
+from vaerepro.report.records import LIVE, RecordSet, load_dataset_summaries
 from vaerepro.report.restoration_tables import RestorationGroup, restoration_groups
 from vaerepro.report.scorecard import ScorecardRow, metric_conventions, scorecard_rows
 from vaerepro.report.status import Assessment, StatusKind, assess_all
