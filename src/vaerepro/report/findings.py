@@ -55,9 +55,17 @@ def sweep_points(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def save_rate_distortion(records: dict[str, dict[str, Any]], output: Path) -> Path | None:
     """Draw the sweep; None when fewer than two sweep records exist."""
     points = sweep_points(records)
+    # One curve, one budget: where the sweep's points come from several profiles (a CPU tier
+    # run in chunks), only the points of the largest-budget profile are drawn.
+    rank = {"smoke": 0, "cpu": 1, "full": 2}
+    best = max((str(point["profile"]) for point in points), key=lambda name: rank.get(name, -1), default=None)
+    missing = [point for point in points if str(point["profile"]) != best]
+    points = [point for point in points if str(point["profile"]) == best]
     if len(points) < 2:
         return None
     profiles = sorted({str(point["profile"]) for point in points})
+    if missing:
+        profiles[-1] += "; not yet run at it: " + ", ".join(f"β={point['kl_weight']:g}" for point in missing)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     left.plot([p["rate"] for p in points], [p["distortion"] for p in points], "o-", color="#2b6cb0")
     for point in points:
