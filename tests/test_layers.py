@@ -44,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "lineage",
         "pixels",
     },
-    "archive": set(),  # reports/profiles/<profile>/: files and dvc.lock md5s only
+    "archive": {"data"},  # reports/profiles/<profile>/: files and dvc.lock md5s (data.integrity)
     "report": {"data", "image_grids", "records", "structured", "config", "revision", "archive"},
     "lineage": set(),
     "cli_errors": set(),

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from vaerepro.data.integrity import atomic_directory, file_digests
 
 ARCHIVE_ROOT = Path("reports") / "profiles"
 # The committed results a profile run produces, as dvc.lock names them (paths under reports/).
@@ -50,11 +50,7 @@ class ArchiveError(RuntimeError):
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digests(path, ("md5",))["md5"]
 
 
 def dvc_md5(path: Path) -> str:
@@ -138,9 +134,7 @@ def archive_profile(repository: Path) -> Path:
     if problems:
         raise ArchiveError("results that do not match dvc.lock, not archived:\n  " + "\n  ".join(problems))
     target = repository / ARCHIVE_ROOT / profile
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{profile}-", dir=target.parent))
-    try:
+    with atomic_directory(target) as staging:
         shutil.copy2(lock_path, staging / "dvc.lock")
         shutil.copy2(repository / "params.yaml", staging / "params.yaml")
         for _, path, _ in outputs:
@@ -150,13 +144,6 @@ def archive_profile(repository: Path) -> Path:
                 shutil.copytree(source, destination)
             else:
                 shutil.copy2(source, destination)
-        previous = target.with_name(f".{profile}-previous")
-        if target.exists():
-            os.replace(target, previous)
-        os.replace(staging, target)
-        shutil.rmtree(previous, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -22,13 +22,13 @@ then evaluates it here.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from vaerepro.data.integrity import atomic_directory
 from vaerepro.device_batch.limits import CHECKS, MANIFEST, RESULTS_ARCHIVE, TIMING
 from vaerepro.device_batch.run import _safe_extract
 
@@ -132,16 +132,8 @@ def import_batch(folder: Path, repository: Path, *, commit: bool = True) -> dict
                 "optimizer_state_returned": False,
             }
             summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
-            target = repository / "models" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = target.with_name(f".{name}.importing")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source, staging)
-            previous = target.with_name(f".{name}.previous")
-            if target.exists():
-                os.replace(target, previous)
-            os.replace(staging, target)
-            shutil.rmtree(previous, ignore_errors=True)
+            with atomic_directory(repository / "models" / name) as staging:
+                shutil.copytree(source, staging, dirs_exist_ok=True)
         samples = returned / "samples"
         if samples.is_dir():
             destination = repository / "reports" / "device_batch" / "samples"

@@ -12,7 +12,6 @@ or on a user's own GPU (README, "GPU").
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vaerepro.config import PROFILES, Params, load_params
+from vaerepro.data.integrity import file_digests
 from vaerepro.data.prepared import read_summary
 from vaerepro.device_batch.limits import (
     DATASETS_JSON,
@@ -61,14 +61,6 @@ def python_tag() -> str:
 def code_root() -> Path:
     """The checkout the vaerepro package is imported from (its src/ and pipeline/ travel)."""
     return Path(__file__).resolve().parents[3]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _params_at(repository: Path, profile: str) -> tuple[Params, dict[str, Any], dict[str, Any]]:
@@ -249,7 +241,10 @@ def pack(
             "archive": archive_name,
             "dataset_sha256": read_summary(prepared)["sha256"],
             "splits": sorted(names_of_splits),
-            "files": {f"{dataset}/{path.relative_to(prepared).as_posix()}": sha256_of(path) for path in members},
+            "files": {
+                f"{dataset}/{path.relative_to(prepared).as_posix()}": file_digests(path, ("sha256",))["sha256"]
+                for path in members
+            },
         }
     manifest = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

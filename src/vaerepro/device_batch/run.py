@@ -24,7 +24,6 @@ use but torch and numpy, which the carried packages make up for).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vaerepro.data.integrity import file_digests  # standard library only: safe before unpacking
 from vaerepro.device_batch.limits import (
     CHECKS,
     DATASETS_JSON,
@@ -70,14 +70,6 @@ class Log:
             handle.write(line + "\n")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _safe_extract(archive_path: Path, target: Path) -> None:
     """Extract, refusing members that would land outside ``target``."""
     target = target.resolve()
@@ -98,7 +90,11 @@ def unpack_data(pack: Path, manifest: dict[str, Any], scratch: Path, log: Log) -
     good = set()
     for dataset, entry in manifest["datasets"].items():
         _safe_extract(pack / entry["archive"], prepared)
-        bad = [name for name, digest in entry["files"].items() if _sha256(prepared / name) != digest]
+        bad = [
+            name
+            for name, digest in entry["files"].items()
+            if file_digests(prepared / name, ("sha256",))["sha256"] != digest
+        ]
         if bad:
             log(f"data {dataset}: {len(bad)} file(s) differ from the manifest ({bad[0]}, ...): not trained on")
         else:
