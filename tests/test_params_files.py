@@ -180,3 +180,42 @@ def test_dvc_plots_are_the_committed_training_curves():
         path.relative_to(REPOSITORY).as_posix() for path in REPOSITORY.glob("reports/figures/*/training_curves.png")
     )
     assert committed and sorted(plots) == committed
+
+
+def test_each_evaluation_depends_on_its_own_instruments_only():
+    """evaluate@'s deps, as DVC resolves them from dvc.yaml and params.yaml: an MNIST model's on
+    the MNIST classifier and FID reference, a restoration model's on no classifier or FID file."""
+    from dvc.repo import Repo
+
+    raw = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["experiments"]
+    assert all("instruments" in entry for entry in raw.values()), "dvc.yaml interpolates it for every experiment"
+    with Repo(str(REPOSITORY)) as repo:
+        deps = {
+            stage.name.split("@", 1)[1]: {dep.def_path for dep in stage.deps}
+            for stage in repo.index.stages
+            if stage.name.startswith("evaluate@")
+        }
+    assert set(deps) == set(raw)
+    instruments = ("models/classifiers", "data/fid_reference", "models/fid_inception")
+    for name, paths in deps.items():
+        dataset = raw[name]["dataset"]
+        used = sorted(path for path in paths if path.startswith(instruments))
+        if "restoration" in raw[name]:
+            assert used == [], name
+        else:
+            assert used == sorted(
+                [f"models/classifiers/{dataset}", f"data/fid_reference/{dataset}", "models/fid_inception"]
+            ), name
+
+
+def test_an_experiment_naming_another_datasets_instrument_is_refused(tmp_path):
+    """A restoration experiment that names the MNIST classifier would put it in its lineage."""
+    from vaerepro.config import load_params
+    from vaerepro.structured import ConfigError
+
+    text = (REPOSITORY / "params.yaml").read_text()
+    wrong = text.replace("    instruments: *cc15_instruments", "    instruments: *mnist_instruments", 1)
+    assert wrong != text
+    (tmp_path / "params.yaml").write_text(wrong)
+    with pytest.raises(ConfigError, match=r"experiments\.\w+-cc15\.instruments' .* must be .*data/prepared/cc15"):
+        load_params(tmp_path / "params.yaml", REPOSITORY / DATASETS_FILE)

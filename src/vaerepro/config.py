@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -105,6 +105,36 @@ class RestorationData:
 
 
 @dataclass(frozen=True)
+class Instruments:
+    """``experiments.<name>.instruments``: the paths evaluate@ reads its measuring instruments
+    from, written out because dvc.yaml puts them in that stage's deps (DVC has no conditionals
+    and no list interpolation): the classifier and the FID reference statistics of the tested
+    dataset and the FID network's weights. An experiment whose evaluation uses none of them
+    (restoration, or a dataset without a classifier/FID reference) names its test data,
+    ``data/prepared/<dataset>``, which evaluate@ depends on anyway. :func:`expected_instruments`
+    gives the only accepted values, so the lineage cannot name the wrong instrument.
+    """
+
+    classifier: str
+    fid_reference: str
+    fid_weights: str
+
+
+def expected_instruments(params: Params, experiment: ExperimentParams) -> Instruments:
+    """The instruments evaluate@ of ``experiment`` uses (a generative evaluation loads the
+    classifier and FID reference of its dataset when the project defines them)."""
+    data = f"data/prepared/{experiment.dataset}"
+    generative = experiment.restoration is None
+    has_classifier = generative and experiment.dataset in params.classifiers
+    has_fid = generative and experiment.dataset in params.fid.reference
+    return Instruments(
+        classifier=f"models/classifiers/{experiment.dataset}" if has_classifier else data,
+        fid_reference=f"data/fid_reference/{experiment.dataset}" if has_fid else data,
+        fid_weights="models/fid_inception" if has_fid else data,
+    )
+
+
+@dataclass(frozen=True)
 class ExperimentParams:
     """One ``experiments.<model>-<dataset>`` entry.
 
@@ -114,13 +144,15 @@ class ExperimentParams:
     it is tested on; they differ when, e.g., underwater training pairs are synthesised from
     another dataset's clean images). It is required even where it equals ``dataset``:
     dvc.yaml interpolates ``${item.train_dataset}`` into the train@/evaluate@ dependencies,
-    and DVC has no default for a missing key. ``restoration`` is required for restoration
-    models.
+    and DVC has no default for a missing key; ``instruments`` likewise (:class:`Instruments`).
+    ``restoration`` is required for restoration models.
     """
 
     model: str
     dataset: str
     train_dataset: str
+    # None only where no dvc.yaml reads the file (tests' own params): filled in by load_params.
+    instruments: Instruments | None = None
     restoration: RestorationData | None = None
     options: dict[str, Any] = field(default_factory=empty_mapping)
     # Per-profile overrides of `options` (e.g. a narrower network for the CPU smoke run).
@@ -290,6 +322,14 @@ def load_params(path: str | Path = "params.yaml", datasets_path: str | Path | No
                     f"'experiments.{name}.{key}' in {source} names dataset '{getattr(experiment, key)}', "
                     f"which is not defined under 'datasets' in {datasets_source}"
                 )
+        expected = expected_instruments(params, experiment)
+        if experiment.instruments is None:
+            object.__setattr__(experiment, "instruments", expected)
+        elif experiment.instruments != expected:
+            raise ConfigError(
+                f"'experiments.{name}.instruments' in {source} must be {asdict(expected)} "
+                f"(what its evaluation reads), not {asdict(experiment.instruments)}"
+            )
         for section in ("train", "evaluate", "profile_options"):
             for profile in getattr(experiment, section):
                 if profile not in PROFILES:
