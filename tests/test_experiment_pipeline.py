@@ -223,3 +223,63 @@ def test_unknown_option_and_missing_profile(tmp_path, monkeypatch):
 def test_experiment_names_must_end_in_their_dataset(tmp_path):
     with pytest.raises(ConfigError, match="<model>-<dataset>"):
         params_with(tmp_path, {"vae-cifar10": experiment_entry("vae", {})})
+
+
+def test_vqvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
+    """VQ-VAE-2 through train@'s body (both phases), the discrete-latent evaluation with real FID
+    of samples and reconstructions, its figures and a valid record with its evaluation N."""
+    from tests.test_models_contract import TINY_VQ
+    from vaerepro.evaluation.discrete_latent import evaluate_discrete_latent
+
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    name = "vqvae2-mnist"
+    entry = {**experiment_entry("vqvae", {**TINY_VQ, "levels": 2}), "evaluate": {"smoke": {**TINY_EVALUATE}}}
+    entry["train"]["smoke"].pop("dynamic_binarization")
+    params = params_with(tmp_path, {name: entry})
+    experiment = resolve(params, name)
+    result = train_experiment(experiment, params, tmp_path / "models" / name)
+    assert result.completed
+    logged = {path.stem for path in (tmp_path / "models" / name / "dvclive/plots/metrics/train").glob("*.tsv")}
+    assert {"recon", "commitment", "top_perplexity", "bottom_usage", "top_prior_bits_per_code"} <= logged
+    model = load_model(result.checkpoint_path).eval()
+    assert model.phase == "prior"  # the checkpoint is the end of training
+    test = experiment.split("test")
+    reference = compute_reference(
+        "mnist",
+        np.asarray(test["images"][:4]),
+        np.asarray(experiment.split("train")["images"][:4]),
+        fid_model,
+        split="test",
+        floor_split="train",
+    )
+    evaluation = evaluate_discrete_latent(
+        model,
+        test["images"],
+        experiment.evaluate,
+        seed=params.seed,
+        classifier=None,
+        fid=FidScorer(fid_model, reference),
+    )
+    figures = save_generative_figures(
+        model,
+        evaluation,
+        tmp_path / "reports/figures" / name,
+        tmp_path / "reports",
+        name,
+        tmp_path / "models" / name / "dvclive",
+    )
+    assert {"samples", "reconstructions", "reconstructions_per_level", "codebook_usage", "training_curves"} <= set(
+        figures
+    )
+    provenance = provenance_for(experiment, params, result.checkpoint_path, evaluate_seconds=1.0)
+    budget = budget_for(experiment, provenance["training"], evaluation.metrics)
+    write_record(
+        tmp_path / "reports/metrics" / f"{name}.json", MetricsRecord(provenance, evaluation.metrics, figures, budget)
+    )
+    record = read_record(tmp_path / "reports/metrics" / f"{name}.json")
+    assert record["budget"]["evaluation_n"] == TINY_EVALUATE["test_count"]
+    metrics = record["metrics"]
+    for key in ("fid", "fid_reconstructions"):
+        assert metrics[key]["value"] > 0 and metrics[key]["num_samples"] == 4, key
+    assert metrics["bits_per_dim"]["value"] > 0 and metrics["codebook_usage_top"]["value"] > 0

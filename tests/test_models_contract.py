@@ -10,6 +10,18 @@ from vaerepro.models import LatentVariableModel, build_model, model_class, regis
 from vaerepro.models.restoration import RestorationModel
 from vaerepro.structured import ConfigError
 
+TINY_VQ = {
+    "hidden_channels": 8,
+    "residual_channels": 4,
+    "residual_blocks": 1,
+    "num_downsamplings": 1,
+    "embedding_dim": 4,
+    "codebook_size": 8,
+    "prior_embedding_dim": 8,
+    "prior_layers": 1,
+    "prior_heads": 2,
+}
+
 # One tiny configuration per case; every registered model needs at least one.
 CASES = {
     "vae-conv-bernoulli": ("vae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4}),
@@ -49,6 +61,11 @@ CASES = {
         },
     ),
     "classifier": ("classifier", {"image_shape": [1, 8, 8], "hidden_channels": 4, "feature_dim": 8}),
+    "vqvae-one-level": ("vqvae", {"image_shape": [3, 8, 8], **TINY_VQ}),
+    "vqvae-two-levels-learned-codebook": (
+        "vqvae",
+        {"image_shape": [1, 8, 8], **TINY_VQ, "levels": 2, "codebook_update": "loss"},
+    ),
 }
 
 
@@ -104,6 +121,15 @@ def test_output_shapes(case):
             assert samples.min() >= 0 and samples.max() <= 1
             assert model.encode(x, y).mean.shape == (4, model.latent_dim)
             assert model.log_importance_weights(x, y, num_samples=3).shape == (3, 4)
+        elif hasattr(model, "encode_codes"):  # discrete latents
+            assert model.reconstruct(x).shape == x.shape
+            samples = model.sample(4, generator=torch.Generator().manual_seed(0))
+            assert samples.shape == x.shape and samples.min() >= 0 and samples.max() <= 1
+            codes = model.encode_codes(x)
+            assert {name: tuple(indices.shape) for name, indices in codes.items()} == {
+                name: (4, *grid) for name, grid in model.grids.items()
+            }
+            assert model.reconstruction_nats(x, codes).shape == model.prior_nats(codes).shape == (4,)
         else:
             assert model.predict(x).shape == (4, model.options.num_classes)
             assert model.features(x).shape == (4, model.options.feature_dim)
@@ -140,7 +166,7 @@ def test_same_seed_same_weights_loss_and_samples(case):
     torch.manual_seed(11)
     loss_second = second(x, y)["loss"]
     assert torch.equal(loss_first, loss_second)
-    if isinstance(first, LatentVariableModel):
+    if hasattr(first, "sample"):
         condition = sampling_condition(first, x, y)
         with torch.no_grad():
             samples_first = first.sample(4, condition, generator=torch.Generator().manual_seed(5))
@@ -153,7 +179,7 @@ def test_different_seeds_give_different_initial_weights():
     assert not torch.equal(first.encoder.output.weight, second.encoder.output.weight)
 
 
-LATENT_CASES = [case for case in CASES if CASES[case][0] != "classifier"]
+LATENT_CASES = [case for case in CASES if issubclass(model_class(CASES[case][0]), LatentVariableModel)]
 
 
 @pytest.mark.parametrize("case", LATENT_CASES)

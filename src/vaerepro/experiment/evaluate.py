@@ -1,7 +1,8 @@
 """Score a trained experiment by its task and assemble its metrics record (the body of ``evaluate@``).
 
 ``generation`` experiments are scored by :func:`vaerepro.evaluation.generative.evaluate_generative`
-(likelihood, representation, FID and classifier measures of samples), with figures from
+(likelihood, representation, FID and classifier measures of samples; the discrete-latent VQ
+family by :func:`vaerepro.evaluation.discrete_latent.evaluate_discrete_latent`), with figures from
 :mod:`vaerepro.evaluation.figures`; ``denoising`` and ``enhancement`` experiments by
 :func:`vaerepro.experiment.restoration.evaluate_restoration` on their test pairs. Per-model
 measures and figures come from :mod:`vaerepro.evaluation.extras` in both cases. The record
@@ -20,6 +21,7 @@ import torch
 
 from vaerepro.config import Params
 from vaerepro.evaluation.classifier import load_classifier
+from vaerepro.evaluation.discrete_latent import evaluate_discrete_latent
 from vaerepro.evaluation.extras import evaluation_for
 from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
 from vaerepro.evaluation.figures import save_generative_figures
@@ -28,7 +30,7 @@ from vaerepro.experiment.provenance import budget_for, count_parameters, provena
 from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.metrics.inception import load_fid_inception
-from vaerepro.models.base import RESTORATION_TASKS
+from vaerepro.models.base import RESTORATION_TASKS, LatentVariableModel
 from vaerepro.records import MetricsRecord
 from vaerepro.structured import ConfigError, from_mapping
 from vaerepro.training import CHECKPOINT_NAME, load_model
@@ -125,16 +127,21 @@ def _evaluate_generation(
             load_reference(reference_path(experiment.dataset)),
             params.fid.batch_size,
         )
-    evaluation = evaluate_generative(
-        model,
-        test["images"],
-        test.arrays.get("labels"),
-        experiment.evaluate,
-        binarize=experiment.train.dynamic_binarization,
-        seed=params.seed,
-        classifier=classifier,
-        fid=fid,
-    )
+    if isinstance(model, LatentVariableModel):
+        evaluation = evaluate_generative(
+            model,
+            test["images"],
+            test.arrays.get("labels"),
+            experiment.evaluate,
+            binarize=experiment.train.dynamic_binarization,
+            seed=params.seed,
+            classifier=classifier,
+            fid=fid,
+        )
+    else:  # discrete latents (VQ-VAE family): no Gaussian posterior to importance-sample
+        evaluation = evaluate_discrete_latent(
+            model, test["images"], experiment.evaluate, seed=params.seed, classifier=classifier, fid=fid
+        )
     figures = save_generative_figures(
         model, evaluation, figure_dir, reports_root, experiment.name, checkpoint.parent / "dvclive"
     )

@@ -195,6 +195,10 @@ class EmaVectorQuantizer(VectorQuantizer):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"decay must be in [0, 1), got {decay}")
         self.decay, self.epsilon, self.dead_code_threshold = decay, epsilon, dead_code_threshold
+        # N(0, 1) codes, as the EMA quantiser of the VQ-VAE authors' Sonnet library starts: the
+        # learned quantiser's ±1/K start would put every encoder output nearest one code, and the
+        # EMA, which moves only assigned codes, would keep the rest unused.
+        nn.init.normal_(self.codebook.weight)
         self.codebook.weight.requires_grad_(False)
         self.register_buffer("cluster_size", torch.ones(codebook_size))
         self.register_buffer("embedding_sum", self.codebook.weight.detach().clone())
