@@ -22,6 +22,20 @@ TINY_VQ = {
     "prior_heads": 2,
 }
 
+TINY_VQGAN = {
+    "hidden_channels": 8,
+    "channel_multipliers": [1, 2],
+    "norm_groups": 4,
+    "embedding_dim": 4,
+    "codebook_size": 8,
+    "adversarial_start_step": 0,
+    "discriminator_channels": 4,
+    "discriminator_layers": 1,
+    "prior_embedding_dim": 8,
+    "prior_layers": 1,
+    "prior_heads": 2,
+}
+
 # One tiny configuration per case; every registered model needs at least one.
 CASES = {
     "vae-conv-bernoulli": ("vae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4}),
@@ -62,6 +76,7 @@ CASES = {
     ),
     "classifier": ("classifier", {"image_shape": [1, 8, 8], "hidden_channels": 4, "feature_dim": 8}),
     "vqvae-one-level": ("vqvae", {"image_shape": [3, 8, 8], **TINY_VQ}),
+    "vqgan": ("vqgan", {"image_shape": [3, 8, 8], **TINY_VQGAN}),
     "vqvae-two-levels-learned-codebook": (
         "vqvae",
         {"image_shape": [1, 8, 8], **TINY_VQ, "levels": 2, "codebook_update": "loss"},

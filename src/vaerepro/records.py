@@ -80,6 +80,15 @@ NOT_PAPER_BUDGETS = {
         "so the full profile's steps are this repository's budget"
     ),
     "classifier": "not a paper's model: a measuring instrument of this pipeline, its full profile is its own budget",
+    "vqvae": (
+        "half from the paper: VQ-VAE's 250k autoencoder steps at batch 128 (van den Oord et al. 2017, Sec. 4.1) are "
+        "the full profile's first half; the prior's steps (its second half; the paper's PixelCNN budget is not "
+        "stated) and VQ-VAE-2's CIFAR-10 run (the paper trains on ImageNet and FFHQ) are this repository's budget"
+    ),
+    "vqgan": (
+        "not a number from the paper: VQGAN gives no CIFAR-10 schedule; the full profile uses VQ-VAE's 250k "
+        "autoencoder steps at batch 128, then as many prior steps"
+    ),
 }
 # Where a record's metrics state the N of the experiment's main evaluation set, in order of
 # preference: the likelihood's test images, the restoration metric's images, the classifier's

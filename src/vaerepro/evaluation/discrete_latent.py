@@ -1,4 +1,4 @@
-"""Evaluation of the discrete-latent generators (``vqvae``: VQ-VAE and VQ-VAE-2) on a test split.
+"""Evaluation of the discrete-latent generators (``vqvae``: VQ-VAE and VQ-VAE-2; ``vqgan``) on a test split.
 
 What issue 16 asks of them, and the survey's claims need:
 
@@ -155,6 +155,7 @@ def evaluate_discrete_latent(
         result.metrics["classifier_frechet_distance"] = classifier_frechet(
             classifier, result.samples["samples"], images
         )
+    result.metrics.update(extras.sample_measures(model, result, classifier, images))
     fid_measures(result, fid, extras.sample_set_descriptions)
     if fid is None:
         result.metrics["fid_reconstructions"] = result.metrics["fid"]

@@ -19,6 +19,7 @@ from vaerepro.evaluation.extras import register_evaluation
 from vaerepro.evaluation.extras.base import GRID_COLUMNS, GenerativeEvaluation, ModelEvaluation
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
+from vaerepro.records import measured
 
 LEVEL_FIGURE_ROWS = 2  # rows of GRID_COLUMNS test images
 
@@ -82,3 +83,14 @@ def save_codebook_usage(evaluation: GenerativeEvaluation, path: Path, title: str
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+@register_evaluation("vqgan")
+class VQGANEvaluation(VQVAEEvaluation):
+    """VQGAN's figures are VQ-VAE's; its record also states whether the perceptual term was on."""
+
+    def sample_measures(
+        self, model: Any, evaluation: GenerativeEvaluation, classifier: Any, reference: torch.Tensor
+    ) -> dict[str, dict[str, Any]]:
+        active = bool(model.perceptual_active) and model.options.perceptual_weight > 0
+        return {"perceptual_term": measured(float(active), "on (1) / off (0)", model.perceptual_note)}
