@@ -17,8 +17,9 @@ TINY_VQ = {
     "num_downsamplings": 1,
     "embedding_dim": 4,
     "codebook_size": 8,
-    "prior_embedding_dim": 8,
-    "prior_layers": 1,
+    "prior_channels": 8,
+    "prior_residual_blocks": 1,
+    "prior_attention_groups": 1,
     "prior_heads": 2,
 }
 
@@ -79,7 +80,15 @@ CASES = {
     "vqgan": ("vqgan", {"image_shape": [3, 8, 8], **TINY_VQGAN}),
     "vqvae-two-levels-learned-codebook": (
         "vqvae",
-        {"image_shape": [1, 8, 8], **TINY_VQ, "levels": 2, "codebook_update": "loss"},
+        {
+            "image_shape": [1, 8, 8],
+            **TINY_VQ,
+            "levels": 2,
+            "codebook_update": "loss",
+            "prior_kind": "transformer",
+            "prior_embedding_dim": 8,
+            "prior_layers": 1,
+        },
     ),
 }
 

@@ -7,9 +7,10 @@
   with ``codebook_update: ema``, the reconstruction and commitment terms only while the codebook
   follows exponential moving averages (Appendix A.1, γ = 0.99). After training, a prior over the
   discrete codes is fitted (Sec. 3.2: "we fit an autoregressive distribution over z, p(z), so
-  that we can generate x via ancestral sampling"); the paper uses a PixelCNN, we use the shared
-  GPT-style causal transformer of :mod:`.code_prior` (the prior VQGAN uses), over the codes in
-  raster order.
+  that we can generate x via ancestral sampling"); the paper uses a PixelCNN, we use the
+  PixelSNAIL-style prior of :mod:`.pixelsnail` (masked gated residual convolutions with causal
+  attention), or with ``prior_kind: transformer`` the GPT-style causal transformer of
+  :mod:`.code_prior` (VQGAN's prior), over the codes in raster order.
 * VQ-VAE-2 (``levels: 2``): Razavi, van den Oord & Vinyals, "Generating Diverse High-Fidelity
   Images with VQ-VAE-2" (NeurIPS 2019, arXiv:1906.00446), Sec. 3.1 and Algorithm 1. The bottom
   encoder downsamples by ``2^num_downsamplings``; a top encoder downsamples its features once
@@ -18,8 +19,9 @@
   are conditioned on the top ones); the decoder reads the bottom codes concatenated with the
   upsampled top codes. Both codebooks are EMA-updated in the paper. The priors (Sec. 3.2) are a
   top prior over the top codes and a bottom prior conditioned on them; the paper's are
-  PixelSNAIL/PixelCNN networks, ours the same causal transformer, the bottom one with the top
-  codes as its conditioning prefix (:class:`~vaerepro.models.code_prior.CodePrior`).
+  PixelSNAIL/PixelCNN networks, as are ours by default (the bottom one reads the top codes
+  through an upsampled condition stack); with the transformer, the top codes are the bottom
+  prior's conditioning prefix.
 
 Reconstruction likelihood. Training uses the squared error (mean over pixels) as the references
 do. So that the model has a likelihood (the paper reports a bits/dim *bound* on CIFAR-10), a
@@ -51,6 +53,7 @@ from vaerepro.models.code_prior import CodePrior, CodePriorOptions
 from vaerepro.models.distributions import discretized_gaussian_log_likelihood, gaussian_log_density
 from vaerepro.models.networks import check_image_shape
 from vaerepro.models.phases import OptimizerGroup, Phase
+from vaerepro.models.pixelsnail import PixelSnailOptions, PixelSnailPrior
 from vaerepro.models.registry import register
 from vaerepro.models.vector_quantizer import EmaVectorQuantizer, QuantizerOutput, VectorQuantizer
 from vaerepro.models.vq_networks import VQDecoder, VQEncoder
@@ -79,10 +82,15 @@ class VQVAEOptions:
     # EMA count below which a code is restarted at a batch latent (0: never; Jukebox's restarts).
     dead_code_threshold: float = ranged(0.0, minimum=0)
     prior_fraction: float = ranged(0.5, above=0, below=1)
-    prior_embedding_dim: int = ranged(256, minimum=1)
-    prior_layers: int = ranged(8, minimum=1)
-    prior_heads: int = ranged(8, minimum=1)
-    prior_dropout: float = ranged(0.0, minimum=0, below=1)
+    # The papers' PixelCNN-family priors (pixelsnail), or the GPT-style transformer of VQGAN.
+    prior_kind: Literal["pixelsnail", "transformer"] = "pixelsnail"
+    prior_channels: int = ranged(256, minimum=1)  # pixelsnail
+    prior_residual_blocks: int = ranged(4, minimum=1)  # pixelsnail, per attention group
+    prior_attention_groups: int = ranged(2, minimum=1)  # pixelsnail
+    prior_embedding_dim: int = ranged(256, minimum=1)  # transformer
+    prior_layers: int = ranged(8, minimum=1)  # transformer
+    prior_heads: int = ranged(8, minimum=1)  # both
+    prior_dropout: float = ranged(0.1, minimum=0, below=1)
     prior_learning_rate_scale: float = ranged(1.0, above=0)
 
 
@@ -94,9 +102,10 @@ class VQVAE(RegisteredModel):
         super().__init__(options)  # checks the declared ranges
         factor = 2 ** (options.num_downsamplings + options.levels - 1)
         check_image_shape("vqvae", options.image_shape, factor)
-        if options.prior_embedding_dim % options.prior_heads:
+        width_name = "prior_channels" if options.prior_kind == "pixelsnail" else "prior_embedding_dim"
+        if getattr(options, width_name) % options.prior_heads:
             raise ValueError(
-                f"prior_embedding_dim {options.prior_embedding_dim} is not divisible by prior_heads {options.prior_heads}"
+                f"{width_name} {getattr(options, width_name)} is not divisible by prior_heads {options.prior_heads}"
             )
         self.image_shape = options.image_shape
         channels, height, width = options.image_shape
@@ -118,25 +127,43 @@ class VQVAE(RegisteredModel):
         self.bottom_quantizer = self._quantizer()
         self.decoder = VQDecoder(dim * self.levels, channels, hidden, residual, blocks, options.num_downsamplings)
         self.log_gamma = nn.Parameter(torch.zeros(()))
-        bottom_length = self.bottom_grid[0] * self.bottom_grid[1]
-        prior = {
-            "vocabulary_size": options.codebook_size,
-            "embedding_dim": options.prior_embedding_dim,
-            "layers": options.prior_layers,
-            "heads": options.prior_heads,
-            "dropout": options.prior_dropout,
-        }
         if self.levels == 2:
-            top_length = self.top_grid[0] * self.top_grid[1]
-            self.top_prior = CodePrior(CodePriorOptions(max_positions=top_length, **prior))
-            self.bottom_prior = CodePrior(
-                CodePriorOptions(
-                    max_positions=top_length + bottom_length, condition_vocabulary_size=options.codebook_size, **prior
+            self.top_prior = self._prior(self.top_grid)
+            self.bottom_prior = self._prior(self.bottom_grid, condition_grid=self.top_grid)
+        else:
+            self.bottom_prior = self._prior(self.bottom_grid)
+        self.register_buffer("phase_index", torch.tensor(0))
+
+    def _prior(self, grid: tuple[int, int], condition_grid: tuple[int, int] | None = None) -> nn.Module:
+        """A prior over ``grid``'s codes, conditioned on codes of ``condition_grid`` when given."""
+        options = self.options
+        condition_vocabulary = options.codebook_size if condition_grid is not None else 0
+        if options.prior_kind == "pixelsnail":
+            return PixelSnailPrior(
+                PixelSnailOptions(
+                    vocabulary_size=options.codebook_size,
+                    grid=grid,
+                    channels=options.prior_channels,
+                    residual_blocks=options.prior_residual_blocks,
+                    attention_groups=options.prior_attention_groups,
+                    heads=options.prior_heads,
+                    dropout=options.prior_dropout,
+                    condition_vocabulary_size=condition_vocabulary,
+                    condition_grid=condition_grid,
                 )
             )
-        else:
-            self.bottom_prior = CodePrior(CodePriorOptions(max_positions=bottom_length, **prior))
-        self.register_buffer("phase_index", torch.tensor(0))
+        length = grid[0] * grid[1] + (condition_grid[0] * condition_grid[1] if condition_grid else 0)
+        return CodePrior(
+            CodePriorOptions(
+                vocabulary_size=options.codebook_size,
+                max_positions=length,
+                embedding_dim=options.prior_embedding_dim,
+                layers=options.prior_layers,
+                heads=options.prior_heads,
+                dropout=options.prior_dropout,
+                condition_vocabulary_size=condition_vocabulary,
+            )
+        )
 
     def _quantizer(self) -> VectorQuantizer:
         options = self.options
@@ -164,7 +191,7 @@ class VQVAE(RegisteredModel):
             raise ValueError(f"vqvae has phases {PHASES}, not '{name}'")
         self.phase_index.fill_(PHASES.index(name))
 
-    def prior_modules(self) -> tuple[CodePrior, ...]:
+    def prior_modules(self) -> tuple[nn.Module, ...]:
         return (self.top_prior, self.bottom_prior) if self.levels == 2 else (self.bottom_prior,)
 
     def autoencoder_parameters(self) -> tuple[nn.Parameter, ...]:
