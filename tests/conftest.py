@@ -7,6 +7,16 @@ registry under ``datasets``) and write them back split (:func:`write_params_file
 
 from __future__ import annotations
 
+import os
+
+# pyproject runs pytest with two xdist workers (-n 2) for CI's 2 cores. Each worker's torch would
+# start one OpenMP thread per core: 4 spinning threads on 2 cores, which makes torch several
+# times slower (issue 18 measured a conv-VAE step at 904 ms contended vs 115 ms). One thread per
+# worker, set before anything imports torch; an explicit OMP_NUM_THREADS still wins.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 import copy
 from collections.abc import Callable
 from pathlib import Path
