@@ -144,12 +144,24 @@ def _add_tiny_vae(root: Path, steps: int, checkpoint_every: int) -> None:
             "model": "vae",
             "dataset": "mnist",
             "train_dataset": "mnist",
+            "instruments": _instruments(params, "mnist"),  # dvc.yaml interpolates it
             "options": {"architecture": "conv", "latent_dim": 2, "hidden_channels": 4, "likelihood": "bernoulli"},
             "train": {"smoke": train, "full": train},
             "evaluate": {"smoke": {}, "full": {}},
         }
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _instruments(params: dict, dataset: str) -> dict[str, str]:
+    """What config.expected_instruments accepts for a generative experiment on ``dataset``."""
+    data = f"data/prepared/{dataset}"
+    fid = dataset in (params.get("fid") or {}).get("reference", {})
+    return {
+        "classifier": f"models/classifiers/{dataset}" if dataset in (params.get("classifiers") or {}) else data,
+        "fid_reference": f"data/fid_reference/{dataset}" if fid else data,
+        "fid_weights": "models/fid_inception" if fid else data,
+    }
 
 
 def _checkpoint_step(path: Path) -> int:
