@@ -89,3 +89,16 @@ def test_perceptual_term_on_with_weights_and_vgg_not_in_the_checkpoint(vgg16_wei
     assert float(terms["recon"]) == pytest.approx(float(terms["pixel"] + terms["perceptual"]), rel=1e-5)
     assert not any("perceptual" in key and key != "perceptual_active" for key in model.state_dict())
     assert all(not parameter.requires_grad or "features" not in name for name, parameter in model.named_parameters())
+
+
+def test_resuming_a_perceptual_run_without_the_weights_refuses(vgg16_weights, monkeypatch, tmp_path):
+    trained = make(perceptual_weight=1.0)
+    state = trained.state_dict()
+    monkeypatch.setenv(WEIGHTS_VARIABLE, str(tmp_path / "absent.pth"))
+    resumed = make(perceptual_weight=1.0)
+    resumed.load_state_dict(state)
+    assert bool(resumed.perceptual_active)
+    with pytest.raises(RuntimeError, match="VGG16 weights are not on this machine"):
+        resumed.train()(images())
+    with torch.no_grad():  # evaluation never needs the perceptual network
+        assert resumed.eval().reconstruct(images()).shape == (2, 3, 16, 16)

@@ -54,7 +54,8 @@ def test_the_autoencoder_phase_leaves_the_priors_and_the_prior_phase_leaves_the_
     optimizer.step()
     final = snapshot(model)
     changed = {name for name in final if not torch.equal(after[name], final[name])}
-    assert changed and changed <= prior_names | {"phase_index"}
+    # The priors, the phase and the likelihood's variance (fitted on the frozen autoencoder) only.
+    assert changed and changed <= prior_names | {"phase_index", "likelihood_scale.total", "likelihood_scale.elements"}
 
 
 def test_uniform_prior_is_log_k_per_code():
@@ -78,19 +79,26 @@ def test_the_bottom_prior_reads_the_top_codes_and_is_causal():
     assert not torch.allclose(logits[:, 6:], model.bottom_prior.logits(changed, condition=top)[:, 6:])
 
 
-def test_the_likelihood_scale_learns_the_mean_squared_error_without_moving_the_networks():
+def test_the_likelihood_variance_is_the_frozen_autoencoders_training_squared_error():
+    """sigma² is fitted in closed form during the prior phase, from training batches only."""
     model = make(1).train()
-    x = images()
+    assert not model.likelihood_scale.fitted and model.likelihood_scale.variance() == 1.0
+    model.begin_phase("prior")
+    batches = [images(4, seed) for seed in range(3)]
+    for x in batches:
+        model(x)
     with torch.no_grad():
         model.eval()
-        mse = float((model.decode_codes(model.encode_codes(x)) - x).pow(2).mean())
-        model.train()
-    optimizer = torch.optim.Adam([model.log_gamma], lr=0.05)
-    for _ in range(400):
-        optimizer.zero_grad()
-        model(x)["loss"].backward()
-        optimizer.step()
-    assert float(model.log_gamma.detach().exp()) == pytest.approx(mse, rel=0.05)
+        errors = [(model.decode_codes(model.encode_codes(x)) - x).pow(2).sum() for x in batches]
+        expected = float(sum(errors) / sum(x.numel() for x in batches))
+        model(images(4, 9))  # evaluation-mode forwards (test data) never move it
+    assert model.likelihood_scale.variance() == pytest.approx(expected, rel=1e-6)
+    # The bound reads it: a smaller variance gives the well-reconstructed images higher likelihood.
+    codes = model.encode_codes(batches[0])
+    fitted = model.reconstruction_nats(batches[0], codes)
+    model.likelihood_scale.total.fill_(0)
+    model.likelihood_scale.elements.fill_(0)
+    assert torch.all(fitted < model.reconstruction_nats(batches[0], codes))
 
 
 def test_reconstruct_levels_shows_top_only_and_both():

@@ -83,6 +83,9 @@ def evaluate_discrete_latent(
         test_count=count,
         reconstruction_nats=reconstruction_mean,
         prior_nats=prior_mean,
+        # The decoder's variance: the frozen autoencoder's training squared error (1.0 if never fitted).
+        likelihood_variance=model.likelihood_scale.variance(),
+        likelihood_variance_fitted=model.likelihood_scale.fitted,
     )
     result.metrics["bits_per_dim"] = measured(
         (reconstruction_mean + prior_mean) / (dims * math.log(2)),

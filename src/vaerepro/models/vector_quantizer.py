@@ -145,9 +145,11 @@ class VectorQuantizer(nn.Module):
         if latents.ndim != 4 or latents.shape[1] != self.embedding_dim:
             raise ValueError(f"expected latents of shape (B, {self.embedding_dim}, h, w), got {tuple(latents.shape)}")
         batch, _, height, width = latents.shape
-        flat = latents.permute(0, 2, 3, 1).reshape(-1, self.embedding_dim)
-        codes = self.codebook.weight
-        distances = flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ codes.t() + codes.pow(2).sum(1)[None, :]
+        # In float32 even under autocast: the expanded distance cancels, and fp16 would pick wrong codes.
+        with torch.autocast(device_type=latents.device.type, enabled=False):
+            flat = latents.permute(0, 2, 3, 1).reshape(-1, self.embedding_dim).float()
+            codes = self.codebook.weight.float()
+            distances = flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ codes.t() + codes.pow(2).sum(1)[None, :]
         return distances.argmin(dim=1).view(batch, height, width)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
@@ -209,8 +211,10 @@ class EmaVectorQuantizer(VectorQuantizer):
         """One EMA step from (B, D, h, w) latents and their (B, h, w) nearest-code indices."""
         flat = latents.permute(0, 2, 3, 1).reshape(-1, self.embedding_dim).float()
         assigned = functional.one_hot(indices.flatten(), self.codebook_size).float()  # (N, K)
+        with torch.autocast(device_type=latents.device.type, enabled=False):  # sums in float32
+            assigned_sum = assigned.t() @ flat
         self.cluster_size.mul_(self.decay).add_(assigned.sum(0), alpha=1 - self.decay)
-        self.embedding_sum.mul_(self.decay).add_(assigned.t() @ flat, alpha=1 - self.decay)
+        self.embedding_sum.mul_(self.decay).add_(assigned_sum, alpha=1 - self.decay)
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.epsilon) / (total + self.codebook_size * self.epsilon) * total
         self.codebook.weight.copy_(self.embedding_sum / smoothed.unsqueeze(1))

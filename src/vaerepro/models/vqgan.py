@@ -37,9 +37,10 @@ from torch import nn
 
 from vaerepro.models.base import RegisteredModel
 from vaerepro.models.code_prior import CodePrior, CodePriorOptions
-from vaerepro.models.distributions import discretized_gaussian_log_likelihood, gaussian_log_density
+from vaerepro.models.distributions import discretized_gaussian_log_likelihood
+from vaerepro.models.likelihood_scale import SquaredErrorScale
 from vaerepro.models.networks import check_image_shape
-from vaerepro.models.perceptual import PerceptualDistance, vgg16_weights_path
+from vaerepro.models.perceptual import VGG16_FILE, WEIGHTS_VARIABLE, PerceptualDistance, vgg16_weights_path
 from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.models.registry import register
 from vaerepro.models.vector_quantizer import VectorQuantizer
@@ -112,7 +113,7 @@ class VQGAN(RegisteredModel):
         # Not a submodule: the frozen VGG16 (528 MB) must not go into every checkpoint.
         self.__dict__["_perceptual"] = PerceptualDistance(weights) if weights is not None else None
         self.register_buffer("perceptual_active", torch.tensor(weights is not None))
-        self.log_gamma = nn.Parameter(torch.zeros(()))
+        self.likelihood_scale = SquaredErrorScale()
         self.prior = CodePrior(
             CodePriorOptions(
                 vocabulary_size=options.codebook_size,
@@ -208,14 +209,16 @@ class VQGAN(RegisteredModel):
     @property
     def likelihood_description(self) -> str:
         return (
-            "-log p(x|z_q(x)) under a discretised Gaussian (256 bins) with learned scalar variance, "
+            "-log p(x|z_q(x)) under a discretised Gaussian (256 bins) whose scalar variance is the training "
+            "squared error of the frozen autoencoder, "
             "plus -log p(z_q(x)) under the transformer prior (bound on -log p(x), nats of 8-bit data); "
             "VQGAN is not trained for likelihood"
         )
 
     def reconstruction_nats(self, x: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:
         mean = self.decode_codes(codes)
-        return -discretized_gaussian_log_likelihood(mean, self.log_gamma.expand_as(mean), x).flatten(1).sum(1)
+        log_variance = self.likelihood_scale.log_variance(mean).expand_as(mean)
+        return -discretized_gaussian_log_likelihood(mean, log_variance, x).flatten(1).sum(1)
 
     def prior_nats(self, codes: dict[str, torch.Tensor]) -> torch.Tensor:
         return -self.prior.log_prob(codes["bottom"].flatten(1))
@@ -239,6 +242,12 @@ class VQGAN(RegisteredModel):
         else:
             pixel = (restored - target).pow(2).mean()
         distance = self.__dict__["_perceptual"]
+        if distance is None and bool(self.perceptual_active) and torch.is_grad_enabled():
+            raise RuntimeError(
+                "vqgan: this checkpoint trained with the VGG16 perceptual term, but torchvision's VGG16 weights "
+                f"are not on this machine ({VGG16_FILE} in torch's hub cache or ${WEIGHTS_VARIABLE}); resuming "
+                "without them would change the objective mid-run. Install the weights or start over."
+            )
         if distance is not None and bool(self.perceptual_active):
             perceptual = distance.to(restored.device)(restored, target).mean()
         else:
@@ -253,15 +262,11 @@ class VQGAN(RegisteredModel):
             )
         else:
             weight = restored.new_zeros(())
-        # Moves log_gamma only (the image is detached): the likelihood scale of the bits/dim bound.
-        mean = ((restored.detach() + 1.0) / 2.0).float()
-        scale_loss = -gaussian_log_density(mean, self.log_gamma.expand_as(mean).float(), x.float()).mean()
         loss = (
             reconstruction
             + quantized.codebook_loss
             + options.commitment_weight * quantized.commitment_loss
             + weight * generator_adversarial
-            + scale_loss
         )
         factor = 1.0 if active else 0.0
         logits_real = self.discriminator(target.detach())
@@ -278,12 +283,14 @@ class VQGAN(RegisteredModel):
             "adversarial_weight": weight.detach(),
             "bottom_perplexity": quantized.perplexity,
             "bottom_usage": quantized.usage,
-            "gamma": self.log_gamma.detach().exp(),
         }
 
     def _prior_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            codes = self.encode_codes(x)["bottom"].flatten(1)
+            encoded = self.encode_codes(x)
+            if self.training:  # the decoder's variance for the likelihood bound, from training data
+                self.likelihood_scale.update(self.decode_codes(encoded), x)
+            codes = encoded["bottom"].flatten(1)
         terms = self.prior(codes)
         return {"loss": terms["loss"], "prior_bits_per_code": terms["bits_per_code"]}
 

@@ -24,17 +24,17 @@
   prior's conditioning prefix.
 
 Reconstruction likelihood. Training uses the squared error (mean over pixels) as the references
-do. So that the model has a likelihood (the paper reports a bits/dim *bound* on CIFAR-10), a
-scalar log-variance ``log_gamma`` is learned alongside by the Gaussian negative log-likelihood of
-the (detached) decoder mean, which only moves ``log_gamma`` (to the mean squared error, its
-maximum-likelihood value) and leaves the networks' gradients those of Eq. 3. The bound is then
+do. So that the model has a likelihood (the paper reports a bits/dim *bound* on CIFAR-10), the
+decoder is read as a Gaussian whose scalar variance is fitted in closed form, the mean squared
+error of the frozen autoencoder on the training batches of the prior phase
+(:mod:`.likelihood_scale`). The bound is then
 ``-log p(x) <= -log p(x | z_q(x)) - log p(z_q(x))``: ``q(z | x)`` is one-hot, so the KL term of
 the ELBO is ``-log p(z)`` of the chosen codes (under a uniform prior, ``log K`` per code, the
 paper's training-time constant), and ``p(x | z)`` is the discretised Gaussian of the 8-bit image.
 
 Training is two optimizer phases: ``autoencoder`` for ``round((1 - prior_fraction) · steps)``
-steps (encoders, decoders, codebooks, ``log_gamma``), then ``prior`` (the priors only, on codes
-of the frozen autoencoder). Shapes: x (B, C, H, W) in [0, 1]; codes of level ``top`` (B, h/2, w/2)
+steps (encoders, decoders, codebooks), then ``prior`` (the priors only, on codes of the frozen
+autoencoder, whose squared error sets the likelihood's variance meanwhile). Shapes: x (B, C, H, W) in [0, 1]; codes of level ``top`` (B, h/2, w/2)
 and ``bottom`` (B, h, w) with h = H / 2^num_downsamplings.
 """
 
@@ -50,7 +50,8 @@ from torch import nn
 
 from vaerepro.models.base import RegisteredModel
 from vaerepro.models.code_prior import CodePrior, CodePriorOptions
-from vaerepro.models.distributions import discretized_gaussian_log_likelihood, gaussian_log_density
+from vaerepro.models.distributions import discretized_gaussian_log_likelihood
+from vaerepro.models.likelihood_scale import SquaredErrorScale
 from vaerepro.models.networks import check_image_shape
 from vaerepro.models.phases import OptimizerGroup, Phase
 from vaerepro.models.pixelsnail import PixelSnailOptions, PixelSnailPrior
@@ -126,7 +127,7 @@ class VQVAE(RegisteredModel):
             self.bottom_projection = nn.Conv2d(hidden, dim, 1)
         self.bottom_quantizer = self._quantizer()
         self.decoder = VQDecoder(dim * self.levels, channels, hidden, residual, blocks, options.num_downsamplings)
-        self.log_gamma = nn.Parameter(torch.zeros(()))
+        self.likelihood_scale = SquaredErrorScale()
         if self.levels == 2:
             self.top_prior = self._prior(self.top_grid)
             self.bottom_prior = self._prior(self.bottom_grid, condition_grid=self.top_grid)
@@ -264,14 +265,16 @@ class VQVAE(RegisteredModel):
     @property
     def likelihood_description(self) -> str:
         return (
-            "-log p(x|z_q(x)) under a discretised Gaussian (256 bins) with learned scalar variance, "
+            "-log p(x|z_q(x)) under a discretised Gaussian (256 bins) whose scalar variance is the training "
+            "squared error of the frozen autoencoder, "
             "plus -log p(z_q(x)) of the codes under the prior (bound on -log p(x), nats of 8-bit data)"
         )
 
     def reconstruction_nats(self, x: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:
         """``-log p(x | z_q(x))`` per image, (B,), in nats of the 8-bit image."""
         mean = self.decode_codes(codes)
-        return -discretized_gaussian_log_likelihood(mean, self.log_gamma.expand_as(mean), x).flatten(1).sum(1)
+        log_variance = self.likelihood_scale.log_variance(mean).expand_as(mean)
+        return -discretized_gaussian_log_likelihood(mean, log_variance, x).flatten(1).sum(1)
 
     def prior_nats(self, codes: dict[str, torch.Tensor]) -> torch.Tensor:
         """``-log p(z)`` of the codes under the learned prior(s), (B,), in nats."""
@@ -304,14 +307,11 @@ class VQVAE(RegisteredModel):
         squared_error = F.mse_loss(mean.float(), x.float())
         codebook = sum(output.codebook_loss for output in outputs.values())
         commitment = sum(output.commitment_loss for output in outputs.values())
-        # Moves log_gamma only (the mean is detached): its optimum is the mean squared error.
-        scale_loss = -gaussian_log_density(mean.detach().float(), self.log_gamma.expand_as(mean).float(), x.float())
         terms = {
-            "loss": squared_error + codebook + self.options.commitment_weight * commitment + scale_loss.mean(),
+            "loss": squared_error + codebook + self.options.commitment_weight * commitment,
             "recon": squared_error,
             "codebook": codebook,
             "commitment": commitment,
-            "gamma": self.log_gamma.detach().exp(),
         }
         for name, output in outputs.items():
             terms[f"{name}_perplexity"] = output.perplexity
@@ -321,6 +321,8 @@ class VQVAE(RegisteredModel):
     def _prior_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             codes = self.encode_codes(x)  # frozen autoencoder: its codes are the prior's data
+            if self.training:  # the decoder's variance for the likelihood bound, from training data
+                self.likelihood_scale.update(self.decode_codes(codes), x)
         bottom = codes["bottom"].flatten(1)
         if self.levels == 1:
             bottom_terms = self.bottom_prior(bottom)

@@ -24,8 +24,21 @@ from vaerepro.records import measured
 LEVEL_FIGURE_ROWS = 2  # rows of GRID_COLUMNS test images
 
 
+# Samples drawn and decoded per call: 10,000 at once would hold every decoder activation.
+SAMPLE_CHUNK = 500
+
+
 @register_evaluation("vqvae")
 class VQVAEEvaluation(ModelEvaluation):
+    @torch.no_grad()
+    def draw_samples(
+        self, model: Any, count: int, inputs: torch.Tensor, generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        chunks = []
+        for start in range(0, count, SAMPLE_CHUNK):
+            chunks.append(model.sample(min(SAMPLE_CHUNK, count - start), generator=generator).cpu())
+        return {"samples": torch.cat(chunks)}
+
     @torch.no_grad()
     def generative_figures(
         self, model: Any, evaluation: GenerativeEvaluation, directory: Path, title: str
