@@ -160,3 +160,24 @@ def test_a_smoke_record_never_outranks_a_cpu_one_even_at_a_larger_step_fraction(
     boxed = json.loads(json.dumps(cpu)) | {"profile": "full"}
     boxed["budget"]["fraction"] = cpu["budget"]["fraction"] / 2
     assert budget_rank(cpu) > budget_rank(boxed)
+
+
+def test_files_over_the_git_limit_are_left_out_listed_and_still_checked(tmp_path, monkeypatch, capsys):
+    """A figure too large for git stays in the run's outputs; the archive lists its md5, and the
+    folder still checks against dvc.lock (a wrong listed md5 does not)."""
+    import vaerepro.archive as archive
+    from vaerepro.cli import main
+
+    _run(tmp_path, "cpu", 4000, 64)
+    size = (tmp_path / "reports/figures/vae-mnist/samples.png").stat().st_size
+    monkeypatch.setattr(archive, "GIT_FILE_LIMIT", size - 1)
+    assert main(["--params", str(tmp_path / "params.yaml"), "archive"]) == 0
+    assert "left out (over" in capsys.readouterr().out
+    folder = tmp_path / "reports/profiles/cpu"
+    assert not (folder / "figures/vae-mnist/samples.png").exists()
+    listing = json.loads((folder / archive.LEFT_OUT_FILE).read_text())
+    assert set(listing) == {"reports/figures/vae-mnist/samples.png"}
+    assert check_archive(folder) == []
+    listing["reports/figures/vae-mnist/samples.png"]["md5"] = "0" * 32
+    (folder / archive.LEFT_OUT_FILE).write_text(json.dumps(listing))
+    assert any("figures/vae-mnist" in problem for problem in check_archive(folder))

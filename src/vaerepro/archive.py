@@ -39,6 +39,11 @@ import yaml
 from vaerepro.data.integrity import atomic_directory, file_digests
 
 ARCHIVE_ROOT = Path("reports") / "profiles"
+# Files above this size stay in the run's outputs, not in git: the archive lists them with their
+# md5 (LEFT_OUT_FILE) so the folder digests still check against dvc.lock, and the report shows
+# the figure as missing from the archive.
+GIT_FILE_LIMIT = 1 << 20
+LEFT_OUT_FILE = "left_out.json"
 # The committed results a profile run produces, as dvc.lock names them (paths under reports/).
 ARCHIVED_PREFIXES = ("reports/metrics/", "reports/figures/", "reports/fid/")
 # Shared figures of the report stage itself (made from whichever records it chose), not a run's.
@@ -53,16 +58,18 @@ def file_md5(path: Path) -> str:
     return file_digests(path, ("md5",))["md5"]
 
 
-def dvc_md5(path: Path) -> str:
+def dvc_md5(path: Path, left_out: Mapping[str, str] | None = None) -> str:
     """The md5 DVC records for ``path``: the file's, or for a folder ``<md5>.dir`` where the md5 is
     over ``json.dumps`` of its files' ``{"md5", "relpath"}`` sorted by path (DVC 3's tree digest;
-    checked against dvc.lock entries in tests/test_archive.py)."""
+    checked against dvc.lock entries in tests/test_archive.py). ``left_out``: md5 by path (relative
+    to the folder) of files the archive did not copy, counted as if present."""
     if path.is_file():
         return file_md5(path)
     entries = [
         {"md5": file_md5(file), "relpath": file.relative_to(path).as_posix()}
-        for file in sorted(p for p in path.rglob("*") if p.is_file())
+        for file in (sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [])
     ]
+    entries += [{"md5": md5, "relpath": relpath} for relpath, md5 in (left_out or {}).items()]
     entries.sort(key=lambda entry: entry["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
@@ -134,17 +141,40 @@ def archive_profile(repository: Path) -> Path:
     if problems:
         raise ArchiveError("results that do not match dvc.lock, not archived:\n  " + "\n  ".join(problems))
     target = repository / ARCHIVE_ROOT / profile
+    left_out: dict[str, dict[str, Any]] = {}
     with atomic_directory(target) as staging:
         shutil.copy2(lock_path, staging / "dvc.lock")
         shutil.copy2(repository / "params.yaml", staging / "params.yaml")
         for _, path, _ in outputs:
-            source, destination = repository / path, staging / Path(path).relative_to("reports")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, destination)
-            else:
-                shutil.copy2(source, destination)
+            source = repository / path
+            for file in sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]:
+                relative = file.relative_to(repository).as_posix()
+                if file.stat().st_size > GIT_FILE_LIMIT:
+                    left_out[relative] = {"md5": file_md5(file), "bytes": file.stat().st_size}
+                    continue
+                destination = staging / file.relative_to(repository / "reports")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, destination)
+        if left_out:
+            (staging / LEFT_OUT_FILE).write_text(json.dumps(left_out, indent=1, sort_keys=True) + "\n")
     return target
+
+
+def _left_out_file(folder: Path, path: str) -> str | None:
+    """The recorded md5 of output file ``path`` if the archive left it out, else None."""
+    listing = folder / LEFT_OUT_FILE
+    entry = json.loads(listing.read_text()).get(path) if listing.is_file() else None
+    return entry["md5"] if entry else None
+
+
+def _left_out_under(folder: Path, path: str) -> dict[str, str]:
+    """md5 by path relative to output ``path`` of its files the archive left out (LEFT_OUT_FILE)."""
+    listing = folder / LEFT_OUT_FILE
+    if not listing.is_file():
+        return {}
+    entries = json.loads(listing.read_text())
+    prefix = path.rstrip("/") + "/"
+    return {name.removeprefix(prefix): entry["md5"] for name, entry in entries.items() if name.startswith(prefix)}
 
 
 def check_archive(folder: Path) -> list[str]:
@@ -161,10 +191,15 @@ def check_archive(folder: Path) -> list[str]:
         problems.append(f"{folder}: its dvc.lock has no stage that ran at profile {folder.name!r}")
     for stage, path, md5 in outputs:
         archived = folder / Path(path).relative_to("reports")
-        if not archived.exists():
+        left_out = _left_out_under(folder, path)
+        listed_file = _left_out_file(folder, path)
+        if not archived.exists() and listed_file is not None:
+            if listed_file != md5:
+                problems.append(f"{archived} ({stage}): left out with md5 {listed_file} but dvc.lock says {md5}")
+        elif not archived.exists() and not left_out:
             problems.append(f"{archived} ({stage}): missing")
-        elif dvc_md5(archived) != md5:
-            problems.append(f"{archived} ({stage}): md5 {dvc_md5(archived)} but dvc.lock says {md5}")
+        elif dvc_md5(archived, left_out) != md5:
+            problems.append(f"{archived} ({stage}): md5 {dvc_md5(archived, left_out)} but dvc.lock says {md5}")
     return problems
 
 

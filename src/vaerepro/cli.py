@@ -161,7 +161,16 @@ def run_profile(arguments: argparse.Namespace, profile: str) -> int:
 
 
 def command_archive(arguments: argparse.Namespace) -> int:
-    from vaerepro.archive import ArchiveError, archive_profile, archived_profiles, check_archive
+    import json
+
+    from vaerepro.archive import (
+        GIT_FILE_LIMIT,
+        LEFT_OUT_FILE,
+        ArchiveError,
+        archive_profile,
+        archived_profiles,
+        check_archive,
+    )
 
     repository = Path(arguments.params).resolve().parent
     if arguments.check:
@@ -180,6 +189,12 @@ def command_archive(arguments: argparse.Namespace) -> int:
     print(
         f"archived {files} files in {folder.relative_to(repository)}; commit it with git (it is small: JSON and figures)"
     )
+    listing = folder / LEFT_OUT_FILE
+    if listing.is_file():
+        left_out = json.loads(listing.read_text())
+        print(
+            f"left out (over {GIT_FILE_LIMIT >> 20} MiB, listed with their md5 in {LEFT_OUT_FILE}): {', '.join(left_out)}"
+        )
     return 0
 
 
