@@ -47,6 +47,32 @@ class CodePriorOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
+def sequence_log_prob(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """``sum_t log p(codes[:, t])`` in nats, (B,), from next-code logits (B, T, V) and codes (B, T)."""
+    log_probabilities = F.log_softmax(logits.float(), dim=-1)
+    return log_probabilities.gather(-1, codes.unsqueeze(-1)).squeeze(-1).sum(1)
+
+
+def code_prior_terms(logits: torch.Tensor, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Training terms of a code prior: ``loss`` the mean NLL per code (nats) and ``bits_per_code``."""
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), codes.reshape(-1))
+    return {"loss": loss, "bits_per_code": loss / math.log(2)}
+
+
+def draw_next_code(
+    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """(B, 1) codes drawn from next-code logits (B, V), temperature-scaled and optionally top-k
+    truncated; drawn on the CPU so a CPU generator seeds them, returned on the logits' device."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logits = logits.float() / temperature
+    if top_k is not None:
+        threshold = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    return torch.multinomial(F.softmax(logits, dim=-1).cpu(), 1, generator=generator).to(logits.device)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, options: CodePriorOptions) -> None:
         super().__init__()
@@ -136,14 +162,11 @@ class CodePrior(nn.Module):
 
     def log_prob(self, codes: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """``log p(codes | condition)`` in nats per sequence, (B,)."""
-        log_probabilities = F.log_softmax(self.logits(codes, condition).float(), dim=-1)
-        return log_probabilities.gather(-1, codes.unsqueeze(-1)).squeeze(-1).sum(1)
+        return sequence_log_prob(self.logits(codes, condition), codes)
 
     def forward(self, codes: torch.Tensor, condition: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training terms: ``loss`` the mean negative log-likelihood per code (nats)."""
-        logits = self.logits(codes, condition)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), codes.reshape(-1))
-        return {"loss": loss, "bits_per_code": loss / math.log(2)}
+        return code_prior_terms(self.logits(codes, condition), codes)
 
     @torch.no_grad()
     def sample(
@@ -164,11 +187,6 @@ class CodePrior(nn.Module):
         for _ in range(length):
             # logits() drops the last input code, so append a placeholder to read position t.
             padded = torch.cat([codes, torch.zeros(count, 1, dtype=torch.long, device=device)], dim=1)
-            logits = self.logits(padded, condition)[:, -1].float() / temperature
-            if top_k is not None:
-                threshold = logits.topk(top_k, dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < threshold, float("-inf"))
-            probabilities = F.softmax(logits, dim=-1)
-            following = torch.multinomial(probabilities.cpu(), 1, generator=generator).to(device)
+            following = draw_next_code(self.logits(padded, condition)[:, -1], temperature, top_k, generator)
             codes = torch.cat([codes, following], dim=1)
         return codes

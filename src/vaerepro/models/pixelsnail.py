@@ -28,12 +28,13 @@ long with h = h' · 2^k.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vaerepro.models.code_prior import code_prior_terms, draw_next_code, sequence_log_prob
 
 
 @dataclass(frozen=True)
@@ -176,14 +177,11 @@ class PixelSnailPrior(nn.Module):
     def log_prob(self, codes: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """``log p(codes | condition)`` in nats per grid, (B,)."""
         flat = codes.reshape(codes.shape[0], -1)
-        log_probabilities = F.log_softmax(self.logits(flat, condition).float(), dim=-1)
-        return log_probabilities.gather(-1, flat.unsqueeze(-1)).squeeze(-1).sum(1)
+        return sequence_log_prob(self.logits(flat, condition), flat)
 
     def forward(self, codes: torch.Tensor, condition: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         flat = codes.reshape(codes.shape[0], -1)
-        logits = self.logits(flat, condition)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat.reshape(-1))
-        return {"loss": loss, "bits_per_code": loss / math.log(2)}
+        return code_prior_terms(self.logits(flat, condition), flat)
 
     @torch.no_grad()
     def sample(
@@ -204,10 +202,6 @@ class PixelSnailPrior(nn.Module):
         device = self.head.weight.device
         codes = torch.zeros(count, length, dtype=torch.long, device=device)
         for position in range(length):
-            logits = self.logits(codes, condition)[:, position].float() / temperature
-            if top_k is not None:
-                threshold = logits.topk(top_k, dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < threshold, float("-inf"))
-            chosen = torch.multinomial(F.softmax(logits, dim=-1).cpu(), 1, generator=generator).to(device)
-            codes[:, position] = chosen.squeeze(1)
+            logits = self.logits(codes, condition)[:, position]
+            codes[:, position] = draw_next_code(logits, temperature, top_k, generator).squeeze(1)
         return codes
