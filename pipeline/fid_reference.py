@@ -1,7 +1,7 @@
 """Stage ``fid_reference@<dataset>``: FID reference statistics and the real-vs-real floor.
 
 Runs the FID Inception (models/fid_inception/, stage fid_weights) over the first N images of
-the reference split and of a disjoint floor split (``fid.reference.<dataset>``; N =
+the reference split and of a disjoint floor set (``fid.reference.<dataset>``; N =
 ``fid.count.<profile>``). Writes data/fid_reference/<dataset>/statistics.npz (mu, sigma, record;
 read by every evaluate@ on the dataset) and reports/fid/<dataset>.json (the floor with its N,
 weights digest and provenance; committed). Reads params: ``profile``, ``fid``.
@@ -16,11 +16,12 @@ import torch
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.data.integrity import write_json
-from vaerepro.data.prepared import load_split, read_summary
+from vaerepro.data.prepared import read_summary
 from vaerepro.evaluation.fid import (
     PIPELINE_WEIGHTS,
     FidReferenceError,
     compute_reference,
+    reference_and_floor_images,
     reference_path,
     save_reference,
 )
@@ -45,20 +46,12 @@ def main() -> None:
         settings = params.fid.reference[arguments.dataset]
         count = params.fid.count_for(params.profile)
         prepared = arguments.prepared_root / arguments.dataset
-        images = {}
-        for split in (settings.split, settings.floor_split):
-            array = load_split(prepared, split)["images"]
-            if len(array) < count:
-                raise FidReferenceError(
-                    f"{arguments.dataset}/{split} has {len(array)} images, fewer than fid.count "
-                    f"{count} for the {params.profile} profile"
-                )
-            images[split] = array[:count]
+        reference_images, floor_images = reference_and_floor_images(prepared, settings, count, arguments.dataset)
         model = load_fid_inception(PIPELINE_WEIGHTS, device)
         reference = compute_reference(
             arguments.dataset,
-            images[settings.split],
-            images[settings.floor_split],
+            reference_images,
+            floor_images,
             model,
             split=settings.split,
             floor_split=settings.floor_split,

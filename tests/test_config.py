@@ -172,7 +172,7 @@ def test_params_are_frozen():
 
 def test_fid_section_is_checked(tmp_path):
     params = load_params(REPOSITORY / "params.yaml")
-    assert set(params.fid.reference) == {"mnist", "cifar10"} and params.fid.count_for("smoke") >= 2
+    assert set(params.fid.reference) == {"mnist", "cifar10", "celeba_hq"} and params.fid.count_for("smoke") >= 2
     for change, message in (
         (lambda fid: fid["reference"].update(svhn={"split": "test"}), r"'fid.reference.svhn'.*no dataset"),
         (lambda fid: fid["count"].update(smoke=1), r"'fid.count.smoke'.*>= 2"),

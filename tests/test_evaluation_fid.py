@@ -106,3 +106,26 @@ def test_inception_score_is_not_measured_without_logits(monkeypatch, model):
     assert entries["inception_score"]["value"] is None and entries["inception_score"]["not_measured"] == NO_LOGITS
     assert entries["inception_score"]["weights_sha256"] == TORCHSCRIPT_SHA256
     assert entries["inception_score_input"]["not_measured"] == "no images to score"
+
+
+def test_the_floor_comes_from_the_next_images_when_it_shares_the_reference_split(tmp_path):
+    """CelebA-HQ's reference is its training split (as the VQGAN paper's face FIDs), and so is
+    its floor: the next N images, disjoint from the reference's N; too few images is an error."""
+    from tests.test_experiment_pipeline import write_prepared
+    from vaerepro.config import FidReferenceParams
+    from vaerepro.data.prepared import load_split
+    from vaerepro.evaluation.fid import reference_and_floor_images
+
+    write_prepared(tmp_path, train=10, test=4)
+    train = np.asarray(load_split(tmp_path / "mnist", "train")["images"])
+    same = FidReferenceParams(split="train", floor_split="train")
+    reference_images, floor_images = reference_and_floor_images(tmp_path / "mnist", same, 5, "mnist")
+    np.testing.assert_array_equal(reference_images, train[:5])
+    np.testing.assert_array_equal(floor_images, train[5:10])
+    with pytest.raises(FidReferenceError, match="fewer than the 12 the reference and floor need"):
+        reference_and_floor_images(tmp_path / "mnist", same, 6, "mnist")
+    other = FidReferenceParams(split="test", floor_split="train")
+    reference_images, floor_images = reference_and_floor_images(tmp_path / "mnist", other, 4, "mnist")
+    np.testing.assert_array_equal(floor_images, train[:4])
+    with pytest.raises(FidReferenceError, match="mnist/test has 4 images, fewer than the 5"):
+        reference_and_floor_images(tmp_path / "mnist", other, 5, "mnist")

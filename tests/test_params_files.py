@@ -197,15 +197,15 @@ def test_each_evaluation_depends_on_its_own_instruments_only():
         }
     assert set(deps) == set(raw)
     instruments = ("models/classifiers", "data/fid_reference", "models/fid_inception")
+    classifiers = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["classifiers"]
     for name, paths in deps.items():
         dataset = raw[name]["dataset"]
         used = sorted(path for path in paths if path.startswith(instruments))
         if "restoration" in raw[name]:
             assert used == [], name
-        else:
-            assert used == sorted(
-                [f"models/classifiers/{dataset}", f"data/fid_reference/{dataset}", "models/fid_inception"]
-            ), name
+        else:  # CelebA-HQ has FID but no classifier of its own
+            classifier = [f"models/classifiers/{dataset}"] if dataset in classifiers else []
+            assert used == sorted([*classifier, f"data/fid_reference/{dataset}", "models/fid_inception"]), name
 
 
 def test_an_experiment_naming_another_datasets_instrument_is_refused(tmp_path):
@@ -219,3 +219,33 @@ def test_an_experiment_naming_another_datasets_instrument_is_refused(tmp_path):
     (tmp_path / "params.yaml").write_text(wrong)
     with pytest.raises(ConfigError, match=r"experiments\.\w+-cc15\.instruments' .* must be .*data/prepared/cc15"):
         load_params(tmp_path / "params.yaml", REPOSITORY / DATASETS_FILE)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+@pytest.mark.parametrize("name", ["vqvae2-celeba_hq", "vqgan-celeba_hq"])
+def test_the_celeba_hq_experiments_build_at_every_profile(tmp_path, name, profile):
+    """No CelebA-HQ here: the prepared data's summary is written by hand (256x256 RGB), so the
+    experiments' options resolve and their models build as a user with the data would get them."""
+    import torch
+
+    from vaerepro.config import load_params
+    from vaerepro.experiment import resolve
+    from vaerepro.models.registry import build_model
+
+    prepared = tmp_path / "celeba_hq"
+    prepared.mkdir()
+    shape = {"images": {"shape": [3000, 256, 256, 3], "dtype": "uint8"}}
+    (prepared / "summary.json").write_text(json.dumps({"splits": {"test": {"arrays": shape}}}))
+    params = load_params(REPOSITORY / "params.yaml").with_profile(profile)
+    experiment = resolve(params, name, prepared_root=tmp_path)
+    assert experiment.options.image_shape == (3, 256, 256)
+    if profile == "full":  # the papers' sizes: built on the meta device (no memory), counted only
+        with torch.device("meta"):
+            model = build_model(experiment.model, experiment.options)
+        grid = {"vqvae2-celeba_hq": {"bottom": (64, 64), "top": (32, 32)}, "vqgan-celeba_hq": {"bottom": (16, 16)}}
+        assert model.grids == grid[name]
+    else:
+        model = build_model(experiment.model, experiment.options)
+        with torch.no_grad():
+            model.eval()
+            assert model.reconstruct(torch.rand(1, 3, 256, 256)).shape == (1, 3, 256, 256)

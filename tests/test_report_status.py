@@ -323,3 +323,40 @@ def test_registry_values_checked_against_the_primary_sources():
         "intro-two-stage-fid-mnist",
         "enh-uwcvgan-compression-factor",
     }
+
+
+def test_a_claim_on_supplied_data_is_judged_on_it_once_its_record_exists():
+    """The face-FID claims: the CIFAR-10 stand-in, not comparable as stated, until a record of the
+    CelebA-HQ experiment exists; then that record is judged as the claim states it."""
+    claim = value_claim(
+        "fid",
+        10.2,
+        {"relative": 0.15},
+        measure={"experiment": "vqgan-cifar10", "metric": "fid"},
+        measure_on_supplied_data={"experiment": "vqgan-celeba_hq", "metric": "fid"},
+        not_comparable="no CelebA-HQ here",
+    )
+    assert set(claim.experiments) == {"vqgan-cifar10", "vqgan-celeba_hq"}
+    stand_in = record({"fid": {"value": 60.0, "num_samples": 10000}}, experiment="vqgan-cifar10")
+    assessment = assess(claim, records(**{"vqgan-cifar10": stand_in}))
+    assert assessment.status.kind is StatusKind.NOT_COMPARABLE_AS_STATED and assessment.ours == 60.0
+    faces = record({"fid": {"value": 11.0, "num_samples": 10000}}, experiment="vqgan-celeba_hq")
+    assessment = assess(claim, records(**{"vqgan-cifar10": stand_in, "vqgan-celeba_hq": faces}))
+    assert assessment.status.kind is StatusKind.REPRODUCED and assessment.ours == 11.0
+    faces["metrics"]["fid"]["value"] = 30.0
+    assert kind(claim, records(**{"vqgan-celeba_hq": faces})) is StatusKind.NOT_REPRODUCED
+    with pytest.raises(ClaimsError, match="measure_on_supplied_data"):
+        parse_claim(
+            {
+                "id": "c",
+                **BASE,
+                "metric": "fid",
+                "survey_value": 1,
+                "compare": {
+                    "left": {"experiment": "a", "metric": "fid"},
+                    "relation": "less_than",
+                    "right": {"value": 1},
+                },
+                "measure_on_supplied_data": {"experiment": "b", "metric": "fid"},
+            }
+        )

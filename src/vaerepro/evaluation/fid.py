@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaerepro.config import FidReferenceParams
+from vaerepro.data.prepared import load_split
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.metrics.frechet import (
     FID_CONVENTION,
@@ -205,3 +207,26 @@ def inception_score_entries(image_sets: dict[str, list[np.ndarray]]) -> dict[str
                 **model.provenance,
             )
     return entries
+
+
+def reference_and_floor_images(
+    prepared: Path, settings: FidReferenceParams, count: int, dataset: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` images of the reference split and ``count`` disjoint ones for the floor:
+    the first of ``floor_split``, or the next ``count`` of the same split when it is the reference's."""
+    same = settings.floor_split == settings.split
+    needed = {settings.split: 2 * count if same else count}
+    if not same:
+        needed[settings.floor_split] = count
+    arrays = {}
+    for split, wanted in needed.items():
+        array = load_split(prepared, split)["images"]
+        if len(array) < wanted:
+            raise FidReferenceError(
+                f"{dataset}/{split} has {len(array)} images, fewer than the {wanted} the reference"
+                f"{' and floor' if same else ''} need at fid.count {count}"
+            )
+        arrays[split] = array
+    reference = arrays[settings.split][:count]
+    floor = arrays[settings.split][count : 2 * count] if same else arrays[settings.floor_split][:count]
+    return reference, floor

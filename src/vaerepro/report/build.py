@@ -55,12 +55,17 @@ class Experiment:
     record: dict[str, Any] | None = None
     error: str = ""
     figures: list[Figure] = field(default_factory=list)
+    # Why it has not run, where the reason is known: its dataset was never prepared here (no
+    # reports/data/<dataset>.json), e.g. CelebA-HQ, which the user must supply.
+    unavailable: str = ""
 
     @property
     def state(self) -> str:
         if self.error:
             return "metrics file unreadable"
-        return "not run" if self.record is None else str(self.record.get("profile"))
+        if self.record is None:
+            return f"not run: {self.unavailable}" if self.unavailable else "not run"
+        return str(self.record.get("profile"))
 
 
 @dataclass
@@ -187,6 +192,11 @@ def build_report(
             Experiment(name, model, dataset, task_of(record), record, records.errors.get(name, ""), figures)
         )
     datasets = load_dataset_summaries(reports_root / "data")
+    for experiment in experiments:
+        if experiment.record is None and not experiment.error and experiment.dataset not in datasets:
+            experiment.unavailable = (
+                f"no {experiment.dataset} data prepared on this machine (datasets.yaml says how to supply it)"
+            )
     dataset_figures = {name: checked_figure(name, f"figures/data/{name}.png", reports_root) for name in datasets}
     lock = read_lock(repository_root / "dvc.lock")
     graph = pipeline_graph(repository_root, lock, dvc_executable)

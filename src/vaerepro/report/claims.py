@@ -42,6 +42,7 @@ _CLAIM_FIELDS = {
     "discrepancy",
     "reference",
     "measure",
+    "measure_on_supplied_data",
     "compare",
     "tolerance",
     "direction",
@@ -124,6 +125,10 @@ class Claim:
     discrepancy: str = ""
     reference: str = "survey"
     measure: Quantity | None = None
+    # The quantity that measures the claim as stated, from an experiment on data the user must
+    # supply (CelebA-HQ): used instead of ``measure``, without ``not_comparable``, once its
+    # record exists; until then ``measure`` (a stand-in) is shown with the reason.
+    measure_on_supplied_data: Quantity | None = None
     compare: Comparison | None = None
     tolerance: Tolerance | None = None
     direction: Direction = "equal"
@@ -157,7 +162,7 @@ class Claim:
 
     @property
     def experiments(self) -> tuple[str, ...]:
-        quantities = [self.measure] if self.measure else []
+        quantities = [q for q in (self.measure, self.measure_on_supplied_data) if q]
         if self.compare:
             quantities += [self.compare.left, self.compare.right]
         return tuple(q.experiment for q in quantities if q and q.experiment)
@@ -224,6 +229,14 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
         )
         if compare.left.experiment is None:
             raise ClaimsError(f"{where}: compare.left must be one of our experiments")
+    supplied = None
+    if raw.get("measure_on_supplied_data"):
+        supplied = _quantity(raw["measure_on_supplied_data"], f"{where} measure_on_supplied_data")
+        if measure is None or supplied.experiment is None:
+            raise ClaimsError(
+                f"{where}: 'measure_on_supplied_data' names one of our experiments and needs 'measure' "
+                "(what is shown until the supplied data's record exists)"
+            )
     not_measurable = str(raw.get("not_measurable") or "").strip()
     if sum(bool(x) for x in (measure, compare, not_measurable)) != 1:
         raise ClaimsError(f"{where}: give exactly one of 'measure', 'compare', 'not_measurable'")
@@ -268,6 +281,7 @@ def parse_claim(raw: Mapping[str, Any], source: str = "claims") -> Claim:
         discrepancy=" ".join(str(raw.get("discrepancy") or "").split()),
         reference=reference,
         measure=measure,
+        measure_on_supplied_data=supplied,
         compare=compare,
         tolerance=tolerance,
         direction=direction,

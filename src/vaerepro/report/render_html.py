@@ -341,7 +341,9 @@ def _task_sections(report: Report) -> str:
                     f'<span class="mono">{_e(e.name)}</span>',
                     _e(e.model),
                     _e(e.dataset),
-                    _e(e.state) if e.record is not None or e.error else '<span class="status idle">not run</span>',
+                    _e(e.state)
+                    if e.record is not None or e.error
+                    else f'<span class="status idle">{_e(e.state)}</span>',
                 ]
                 for e in members
             ],

@@ -297,6 +297,10 @@ def assess(claim: Claim, records: RecordSet) -> Assessment:
         return Assessment(
             claim, Status(StatusKind.NOT_MEASURABLE, claim.not_measurable), reference=claim.reference_value
         )
+    supplied = claim.measure_on_supplied_data
+    if supplied is not None and supplied.experiment in records.records:
+        # The user supplied the data the claim is about: judge it on that, as stated.
+        return _assess_value(replace(claim, measure=supplied, not_comparable=""), records)
     assessment = _assess_comparison(claim, records) if claim.compare is not None else _assess_value(claim, records)
     if claim.not_comparable:
         # Our number is still shown; only the verdict is withheld.
