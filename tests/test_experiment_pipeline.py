@@ -23,7 +23,7 @@ from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.metrics.inception_wheel import installed_wheel_weights_path
 from vaerepro.records import MetricsRecord, read_record, write_record
 from vaerepro.structured import ConfigError
-from vaerepro.training import load_model
+from vaerepro.training import load_model, read_checkpoint
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "log_every": 2, "checkpoint_every": 4, "progress_bar": False}
 TINY_EVALUATE = {"test_count": 20, "importance_samples": 3, "batch_size": 10, "sample_count": 20}
@@ -283,3 +283,69 @@ def test_vqvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
     for key in ("fid", "fid_reconstructions"):
         assert metrics[key]["value"] > 0 and metrics[key]["num_samples"] == 4, key
     assert metrics["bits_per_dim"]["value"] > 0 and metrics["codebook_usage_top"]["value"] > 0
+
+
+def test_vdvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
+    """VDVAE through train@'s body with update skipping and the weights' average, the
+    hierarchical evaluation (ELBO, KL per group, real FID of samples), its figures, and the full
+    profile's parameter count recorded from a smoke run."""
+    from tests.test_models_contract import TINY_VDVAE
+    from vaerepro.evaluation.hierarchical import evaluate_hierarchical
+    from vaerepro.experiment.evaluate import full_profile_parameter_count
+    from vaerepro.models import build_model
+
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    name = "vdvae-mnist"
+    tiny = {**TINY_VDVAE, "enc_blocks": "8x1,8d2,4x1,4d4,1x1", "likelihood": "bernoulli"}
+    full_options = {"width": 24, "zdim": 4, "enc_blocks": "8x2,8d2,4x1,4d4,1x1", "dec_blocks": "1x1,4m1,4x2,8m4,8x2"}
+    entry = experiment_entry("vdvae", tiny)
+    entry["options"] = {**tiny, **full_options}
+    entry["profile_options"] = {"smoke": tiny}
+    entry["train"]["smoke"].update(skip_threshold=1e6, weight_ema=0.5, optimizer="adamw", warmup_steps=2)
+    entry["train"]["full"] = {**entry["train"]["smoke"], "steps": 100}
+    entry["evaluate"]["full"] = TINY_EVALUATE
+    params = params_with(tmp_path, {name: entry})
+    experiment = resolve(params, name)
+    result = train_experiment(experiment, params, tmp_path / "models" / name)
+    assert result.completed and result.metrics["skipped_updates"] == 0.0
+    assert "ema_state" in read_checkpoint(result.checkpoint_path)
+    model = load_model(result.checkpoint_path).eval()
+    test = experiment.split("test")
+    reference = compute_reference(
+        "mnist",
+        np.asarray(test["images"][:4]),
+        np.asarray(experiment.split("train")["images"][:4]),
+        fid_model,
+        split="test",
+        floor_split="train",
+    )
+    evaluation = evaluate_hierarchical(
+        model,
+        test["images"],
+        experiment.evaluate,
+        binarize=True,
+        seed=params.seed,
+        classifier=None,
+        fid=FidScorer(fid_model, reference),
+    )
+    evaluation.metrics["parameter_count_full_profile"] = full_profile_parameter_count(experiment, params)
+    figures = save_generative_figures(
+        model,
+        evaluation,
+        tmp_path / "reports/figures" / name,
+        tmp_path / "reports",
+        name,
+        tmp_path / "models" / name / "dvclive",
+    )
+    assert {"samples", "reconstructions", "samples_by_temperature", "kl_per_group", "training_curves"} <= set(figures)
+    metrics = evaluation.metrics
+    groups = metrics["active_latent_groups"]
+    assert groups["total"] == len(model.block_resolutions) == 5 and len(groups["kl_per_group"]) == 5
+    assert metrics["kl"]["value"] == pytest.approx(sum(groups["kl_per_group"]), rel=1e-6)
+    assert metrics["bits_per_dim"]["value"] == pytest.approx(metrics["negative_elbo"]["value"] / (64 * np.log(2)))
+    assert metrics["fid"]["value"] > 0 and metrics["fid"]["num_samples"] == 4
+    full_model = build_model("vdvae", {**tiny, **full_options, "image_shape": [1, 8, 8]})
+    expected = sum(parameter.numel() for parameter in full_model.parameters())
+    assert metrics["parameter_count_full_profile"]["value"] == expected != sum(p.numel() for p in model.parameters())
+    assert metrics["parameter_count_full_profile"]["independent_of_training"] is True

@@ -38,6 +38,14 @@ TINY_VQGAN = {
 }
 
 # One tiny configuration per case; every registered model needs at least one.
+TINY_VDVAE = {
+    "width": 16,
+    "zdim": 4,
+    "enc_blocks": "8x1,8d2,4x1,4d4,1x1",
+    "dec_blocks": "1x1,4m1,4x1,8m4,8x1",
+    "num_mixtures": 3,
+}
+
 CASES = {
     "vae-conv-bernoulli": ("vae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4}),
     "vae-mlp-gaussian": (
@@ -78,6 +86,8 @@ CASES = {
     "classifier": ("classifier", {"image_shape": [1, 8, 8], "hidden_channels": 4, "feature_dim": 8}),
     "vqvae-one-level": ("vqvae", {"image_shape": [3, 8, 8], **TINY_VQ}),
     "vqgan": ("vqgan", {"image_shape": [3, 8, 8], **TINY_VQGAN}),
+    "vdvae": ("vdvae", {"image_shape": [3, 8, 8], **TINY_VDVAE}),
+    "vdvae-bernoulli": ("vdvae", {"image_shape": [1, 8, 8], **TINY_VDVAE, "likelihood": "bernoulli"}),
     "vqvae-two-levels-learned-codebook": (
         "vqvae",
         {
@@ -154,6 +164,12 @@ def test_output_shapes(case):
                 name: (4, *grid) for name, grid in model.grids.items()
             }
             assert model.reconstruction_nats(x, codes).shape == model.prior_nats(codes).shape == (4,)
+        elif hasattr(model, "kl_per_block"):  # VDVAE: spatial latent groups
+            assert model.reconstruct(x).shape == x.shape
+            samples = model.sample(4, generator=torch.Generator().manual_seed(0))
+            assert samples.shape == x.shape and samples.min() >= 0 and samples.max() <= 1
+            assert model.negative_elbo(x).shape == (4,)
+            assert model.kl_per_block(x).shape == (4, len(model.block_resolutions))
         else:
             assert model.predict(x).shape == (4, model.options.num_classes)
             assert model.features(x).shape == (4, model.options.feature_dim)

@@ -360,3 +360,23 @@ def test_a_claim_on_supplied_data_is_judged_on_it_once_its_record_exists():
                 "measure_on_supplied_data": {"experiment": "b", "metric": "fid"},
             }
         )
+
+
+def test_an_architecture_property_is_judged_at_any_profile():
+    """VDVAE's parameter count of the full profile's model needs no training: a smoke record's
+    entry marked independent_of_training gets a verdict; an ordinary smoke metric never does."""
+    claim = value_claim(
+        "parameter_count_full_profile",
+        39_000_000,
+        {"relative": 0.10},
+        measure={"experiment": "vdvae-cifar10", "metric": "parameter_count_full_profile"},
+        direction="equal",
+    )
+    entry = {"value": 39_145_700.0, "unit": "parameters", "independent_of_training": True}
+    smoke = record({"parameter_count_full_profile": entry}, profile="smoke", variant="lossy-jpeg")
+    assessment = assess(claim, records(**{"vdvae-cifar10": smoke}))
+    assert assessment.status.kind is StatusKind.REPRODUCED and "without training" in assessment.explanation
+    entry["value"] = 53_000_000.0
+    assert kind(claim, records(**{"vdvae-cifar10": smoke})) is StatusKind.NOT_REPRODUCED
+    del entry["independent_of_training"]
+    assert kind(claim, records(**{"vdvae-cifar10": smoke})) is StatusKind.SMOKE

@@ -307,3 +307,79 @@ def test_without_dvclive_the_logs_have_dvclives_layout(tmp_path, monkeypatch):
     assert yaml.safe_load((tmp_path / "plain/params.yaml").read_text()) == yaml.safe_load(
         (tmp_path / "dvclive/params.yaml").read_text()
     )
+
+
+def small_vae() -> VAE:
+    return build_model("vae", {"image_shape": (1, 8, 8), "latent_dim": 2, "hidden_channels": 4}, seed=3)
+
+
+def test_an_update_above_the_skip_threshold_changes_neither_weights_nor_moments(tmp_path):
+    """VDVAE's update skipping: with a threshold below every gradient norm, no step moves the
+    weights or Adam's state (and the average stays put); the norm and the skip are logged."""
+    model = small_vae()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    result = train(
+        model,
+        stream(),
+        settings(skip_threshold=1e-9, weight_ema=0.5),
+        tmp_path / "run",
+        seed=7,
+        log_dir=tmp_path / "log",
+    )
+    assert result.completed and result.metrics["skipped_updates"] == 1.0 and result.metrics["grad_norm"] > 1e-9
+    states_close(before, model.state_dict())
+    checkpoint = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert all(not state["state"] for state in checkpoint["optimizers"].values())  # Adam never stepped
+    states_close(before, checkpoint["ema_state"])
+    # A threshold above every norm skips nothing and trains as a run without one does.
+    free, guarded = small_vae(), small_vae()
+    train(free, stream(), settings(), tmp_path / "free", seed=7)
+    guarded_result = train(guarded, stream(), settings(skip_threshold=1e9), tmp_path / "guarded", seed=7)
+    assert guarded_result.metrics["skipped_updates"] == 0.0
+    states_close(free.state_dict(), guarded.state_dict())
+
+
+def test_the_weight_average_follows_its_recurrence_resumes_and_is_what_evaluation_loads(tmp_path):
+    """ema_t = d·ema_{t-1} + (1-d)·w_t after every step, checked against the weights of each step
+    (runs stopped at steps 1..4 resume one another); load_model gives the average by default."""
+    decay = 0.6
+    model = small_vae()
+    expected = {name: value.clone() for name, value in model.state_dict().items()}
+    parameters = {name for name, _ in model.named_parameters()}
+    for step in range(1, 5):
+        model = small_vae()
+        train(model, stream(), settings(weight_ema=decay), tmp_path / "run", seed=7, stop_at_step=step)
+        for name, value in model.state_dict().items():
+            expected[name] = decay * expected[name] + (1 - decay) * value if name in parameters else value.clone()
+    checkpoint = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    states_close(expected, checkpoint["ema_state"])
+    states_close(expected, load_model(tmp_path / "run" / "checkpoint.pt").state_dict())
+    states_close(model.state_dict(), load_model(tmp_path / "run" / "checkpoint.pt", averaged=False).state_dict())
+    from vaerepro.training.checkpoints import weights_description
+
+    assert weights_description(checkpoint) == "exponential moving average of the weights (decay 0.6)"
+    straight = small_vae()
+    train(straight, stream(), settings(weight_ema=decay), tmp_path / "straight", seed=7)
+    states_close(checkpoint["ema_state"], read_checkpoint(tmp_path / "straight" / "checkpoint.pt")["ema_state"])
+
+
+def test_warmup_raises_the_learning_rate_linearly_and_adamw_decays_weights_apart(tmp_path):
+    """Step t (0-based) of a warmup of W steps updates at learning_rate·min(1, (t+1)/W), also
+    after a resume; adamw is PyTorch's AdamW with the configured betas and decay."""
+    rates = []
+    original = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = recording_step
+    try:
+        options = {"optimizer": "adamw", "warmup_steps": 3, "weight_decay": 0.01, "adam_betas": (0.9, 0.9)}
+        train(small_vae(), stream(), settings(**options), tmp_path / "run", seed=7, stop_at_step=2)
+        train(small_vae(), stream(), settings(**options), tmp_path / "run", seed=7)
+    finally:
+        torch.optim.AdamW.step = original
+    assert rates == pytest.approx([1e-2 / 3, 2e-2 / 3, 1e-2, 1e-2])
+    state = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["optimizers"]["train/model"]
+    assert state["param_groups"][0]["weight_decay"] == 0.01 and tuple(state["param_groups"][0]["betas"]) == (0.9, 0.9)

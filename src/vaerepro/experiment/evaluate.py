@@ -26,14 +26,17 @@ from vaerepro.evaluation.extras import evaluation_for
 from vaerepro.evaluation.fid import PIPELINE_WEIGHTS, FidScorer, load_reference, reference_path
 from vaerepro.evaluation.figures import save_generative_figures
 from vaerepro.evaluation.generative import evaluate_generative
+from vaerepro.evaluation.hierarchical import evaluate_hierarchical
 from vaerepro.experiment.provenance import budget_for, count_parameters, provenance_for
-from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment
+from vaerepro.experiment.resolve import SOURCE, ResolvedExperiment, resolve
 from vaerepro.experiment.restoration import evaluate_restoration
 from vaerepro.metrics.inception import load_fid_inception
 from vaerepro.models.base import RESTORATION_TASKS, LatentVariableModel
-from vaerepro.records import MetricsRecord
+from vaerepro.models.registry import build_model
+from vaerepro.records import MetricsRecord, measured, not_measured
 from vaerepro.structured import ConfigError, from_mapping
-from vaerepro.training import CHECKPOINT_NAME, load_model
+from vaerepro.training import CHECKPOINT_NAME, load_model, read_checkpoint
+from vaerepro.training.checkpoints import weights_description
 from vaerepro.training.device import choose_device
 from vaerepro.training.seeding import seed_everything
 
@@ -83,6 +86,7 @@ def evaluate_experiment(
         evaluate_seconds=time.perf_counter() - started,
         parameter_count=count_parameters(model),
     )
+    provenance["evaluated_weights"] = weights_description(read_checkpoint(checkpoint, map_location="cpu"))
     budget = budget_for(experiment, provenance["training"], evaluated.metrics)
     return MetricsRecord(provenance, evaluated.metrics, evaluated.figures, budget)
 
@@ -127,7 +131,17 @@ def _evaluate_generation(
             load_reference(reference_path(experiment.dataset)),
             params.fid.batch_size,
         )
-    if isinstance(model, LatentVariableModel):
+    if model.registered_name == "vdvae":  # spatial latent groups: the ELBO, per-group KL
+        evaluation = evaluate_hierarchical(
+            model,
+            test["images"],
+            experiment.evaluate,
+            binarize=experiment.train.dynamic_binarization,
+            seed=params.seed,
+            classifier=classifier,
+            fid=fid,
+        )
+    elif isinstance(model, LatentVariableModel):
         evaluation = evaluate_generative(
             model,
             test["images"],
@@ -142,7 +156,28 @@ def _evaluate_generation(
         evaluation = evaluate_discrete_latent(
             model, test["images"], experiment.evaluate, seed=params.seed, classifier=classifier, fid=fid
         )
+    if evaluation_for(model.registered_name).reports_full_profile_size:
+        evaluation.metrics["parameter_count_full_profile"] = full_profile_parameter_count(experiment, params)
     figures = save_generative_figures(
         model, evaluation, figure_dir, reports_root, experiment.name, checkpoint.parent / "dvclive"
     )
     return Evaluated(evaluation.metrics, figures)
+
+
+def full_profile_parameter_count(experiment: ResolvedExperiment, params: Params) -> dict[str, Any]:
+    """Parameters of the model the ``full`` profile builds for this experiment (the papers'
+    sizes), counted on PyTorch's meta device: a property of the architecture, measured without
+    training or memory, so a claim about a model's size is checkable at any profile."""
+    full = resolve(params.with_profile("full"), experiment.name, prepared_root=experiment.prepared.parent)
+    try:
+        with torch.device("meta"):
+            model = build_model(full.model, full.options, source=SOURCE, path=f"{full.params_key}.options")
+    except (RuntimeError, NotImplementedError) as error:  # an operation the meta device lacks
+        return not_measured(f"the full profile's model could not be built without memory: {error}")
+    return measured(
+        count_parameters(model),
+        "parameters",
+        f"parameters of the full profile's model ({full.params_key}: options with profile_options.full), "
+        "counted without training",
+        independent_of_training=True,
+    )

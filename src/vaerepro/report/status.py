@@ -259,6 +259,12 @@ def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
         f"({claim.direction.replace('_', ' ')}): {outcome}{_noise_note(outcome, noise)}"
     )
     assert resolved.record is not None
+    if (resolved.entry(claim.measure) or {}).get("independent_of_training"):
+        # A property of the architecture (the full profile's parameter count): no training budget
+        # or data variant stands between it and the claim, at any profile.
+        status = _gate([], outcome, check_variant=False)
+        explanation += "; a property of the architecture, measured without training"
+        return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments, outcome, noise)
     status = _gate([resolved.record], outcome, check_variant=True)
     if status.kind is not StatusKind.SMOKE:
         status = small_sample_fid(claim.measure, resolved.record) or status

@@ -19,6 +19,8 @@ A checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``) hol
 ``metrics``         the last logged mean of each loss term
 ``identity``        data/code identity of the run (trained models only; see
                     :func:`vaerepro.experiment.train.run_identity`)
+``ema_state``       the exponential moving average of the weights, as a state dict (runs
+                    with ``TrainSettings.weight_ema`` only); :func:`load_model` prefers it
 ==================  =============================================================
 
 :func:`write_checkpoint` is the one place that assembles these keys and writes them.
@@ -72,12 +74,14 @@ def write_checkpoint(
     precision: str,
     metrics: dict[str, float],
     identity: dict[str, Any] | None = None,
+    ema_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write ``model``'s checkpoint (the keys in the module docstring) atomically to ``path``.
 
     Adds what every checkpoint carries: format and version, the model's registry name, options
     and state, the code revision (:func:`vaerepro.revision.code_revision`, the call the metrics
-    records make), the torch version and the time. ``identity`` is stored only when given.
+    records make), the torch version and the time. ``identity`` and ``ema_state`` are stored
+    only when given.
     """
     payload: dict[str, Any] = {
         "format": FORMAT,
@@ -102,6 +106,8 @@ def write_checkpoint(
     }
     if identity is not None:
         payload["identity"] = identity
+    if ema_state is not None:
+        payload["ema_state"] = ema_state
     return save_checkpoint(path, payload)
 
 
@@ -187,13 +193,30 @@ def check_same_model(
         )
 
 
-def load_model(checkpoint_path: str | Path, map_location: str | torch.device | None = None) -> torch.nn.Module:
-    """Rebuild a model from its checkpoint alone (in eval mode, on ``map_location`` or CPU)."""
+def load_model(
+    checkpoint_path: str | Path, map_location: str | torch.device | None = None, *, averaged: bool = True
+) -> torch.nn.Module:
+    """Rebuild a model from its checkpoint alone (in eval mode, on ``map_location`` or CPU).
+
+    ``averaged``: load the moving average of the weights (``ema_state``) where the run kept
+    one, as VDVAE evaluates; False, or a checkpoint without it, gives the trained weights.
+    :func:`weights_description` says which a checkpoint gives, for the record.
+    """
     checkpoint = read_checkpoint(checkpoint_path, map_location="cpu")
     model = build_model(
         checkpoint["model_name"], checkpoint["model_options"], source=str(checkpoint_path), path="model_options"
     )
-    model.load_state_dict(checkpoint["model_state"])
+    model.load_state_dict(
+        checkpoint["ema_state"] if averaged and "ema_state" in checkpoint else checkpoint["model_state"]
+    )
     if map_location is not None:
         model.to(map_location)
     return model.eval()
+
+
+def weights_description(checkpoint: dict[str, Any]) -> str:
+    """What :func:`load_model` loads from ``checkpoint``, in words for a metrics record."""
+    decay = (checkpoint.get("settings") or {}).get("weight_ema")
+    if "ema_state" in checkpoint:
+        return f"exponential moving average of the weights (decay {decay})"
+    return "trained weights"

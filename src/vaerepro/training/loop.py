@@ -77,9 +77,18 @@ def _make_optimizer(settings: TrainSettings, group: OptimizerGroup) -> torch.opt
     learning_rate = settings.learning_rate * group.learning_rate_scale
     if settings.optimizer == "adagrad":
         return torch.optim.Adagrad(group.parameters, lr=learning_rate, weight_decay=settings.weight_decay)
+    if settings.optimizer == "adamw":  # decoupled weight decay (Loshchilov & Hutter 2019), as VDVAE
+        return torch.optim.AdamW(
+            group.parameters, lr=learning_rate, betas=settings.adam_betas, weight_decay=settings.weight_decay
+        )
     return torch.optim.Adam(
         group.parameters, lr=learning_rate, betas=settings.adam_betas, weight_decay=settings.weight_decay
     )
+
+
+def _group_term(name: str, phase: Phase, group: OptimizerGroup) -> str:
+    """A per-optimizer log term: ``name`` alone for a phase with one optimizer group."""
+    return name if len(phase.groups) == 1 else f"{name}/{group.name}"
 
 
 def _scalar_terms(outputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -140,6 +149,10 @@ class _Run:
         # True from the first optimizer update of a step until the step is counted: an
         # interruption then leaves half-updated weights that must not be checkpointed.
         self.updating = False
+        # The moving average of the weights (TrainSettings.weight_ema), float32 copies.
+        self.ema: dict[str, torch.Tensor] | None = None
+        if settings.weight_ema is not None:
+            self.ema = {name: value.detach().clone() for name, value in model.state_dict().items()}
 
     # -- optimizers and checkpoints -----------------------------------------------------
 
@@ -178,8 +191,24 @@ class _Run:
             precision=self.precision.name,
             metrics=dict(self.metrics),
             identity=dict(self.identity),
+            ema_state=self.ema,
         )
         self.last_checkpoint_step = self.step
+
+    def update_average(self) -> None:
+        """One step of the weights' moving average: ``ema = decay·ema + (1 - decay)·w`` for
+        floating-point parameters; buffers (counters, running statistics) are copied."""
+        if self.ema is None:
+            return
+        decay = self.settings.weight_ema
+        parameters = {name for name, _ in self.model.named_parameters()}
+        with torch.no_grad():
+            for name, value in self.model.state_dict().items():
+                average = self.ema[name]
+                if name in parameters and value.is_floating_point():
+                    average.mul_(decay).add_(value.detach(), alpha=1.0 - decay)
+                else:
+                    average.copy_(value)
 
     def resume(self) -> int:
         checkpoint = read_checkpoint(self.checkpoint_path, map_location=self.device)
@@ -198,6 +227,10 @@ class _Run:
                 "training cannot resume from it; delete the folder to train from step 0, or run the batch again"
             )
         self.model.load_state_dict(checkpoint["model_state"])
+        if self.ema is not None:
+            if "ema_state" not in checkpoint:  # _check_same_run refuses a weight_ema change first
+                raise CheckpointMismatchError(f"checkpoint {self.checkpoint_path} has no weight average to resume")
+            self.ema = {name: value.detach().clone() for name, value in checkpoint["ema_state"].items()}
         self.step = checkpoint["step"]
         if self.step > 0 and self.phase_of_last_step() != checkpoint["phase"]:
             raise CheckpointMismatchError(
@@ -272,8 +305,13 @@ class _Run:
     def train_step(self, phase: Phase, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         scaler = self.precision.scaler
         step_terms: dict[str, torch.Tensor] = {}
+        updated = False
+        warmup = min(1.0, (self.step + 1) / self.settings.warmup_steps) if self.settings.warmup_steps else 1.0
         for group in phase.groups:
             optimizer = self.optimizer(phase, group)
+            if self.settings.warmup_steps:  # from the step alone, so a resumed run sets the same rate
+                for parameter_group in optimizer.param_groups:
+                    parameter_group["lr"] = self.settings.learning_rate * group.learning_rate_scale * warmup
             self.model.zero_grad(set_to_none=True)
             with self.precision.autocast(self.device):
                 outputs = self.model(x, y)
@@ -285,16 +323,28 @@ class _Run:
                 scaler.unscale_(optimizer)
             else:
                 loss.backward()
-            if self.settings.gradient_clip is not None:
-                torch.nn.utils.clip_grad_norm_(group.parameters, self.settings.gradient_clip)
+            clip, skip = self.settings.gradient_clip, self.settings.skip_threshold
+            skipped = False
+            if clip is not None or skip is not None:
+                # The norm before clipping (clip_grad_norm_ returns it; an infinite bound clips nothing).
+                norm = torch.nn.utils.clip_grad_norm_(group.parameters, math.inf if clip is None else clip)
+                if skip is not None:
+                    skipped = not bool(torch.isfinite(norm)) or float(norm) >= skip
+                    step_terms[_group_term("grad_norm", phase, group)] = norm.detach().float()
+                    step_terms[_group_term("skipped_updates", phase, group)] = torch.tensor(float(skipped))
             self.updating = True
-            if scaler is not None:
+            if skipped:
+                pass  # weights and optimizer state unchanged; the step still counts (VDVAE)
+            elif scaler is not None:
                 scaler.step(optimizer)
             else:
                 optimizer.step()
+            updated = updated or not skipped
             step_terms.update(_scalar_terms(outputs))
         if scaler is not None:
             scaler.update()
+        if updated:  # a skipped update leaves the average as it was too (VDVAE)
+            self.update_average()
         return step_terms
 
 

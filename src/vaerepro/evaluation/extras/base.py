@@ -89,6 +89,10 @@ class ModelEvaluation:
 
     # -- generation (models with task "generation") -------------------------------------------
 
+    # Record ``parameter_count_full_profile`` (the full profile's model, counted without
+    # training) at every profile: for a model whose size is itself a survey claim (VDVAE's 39M).
+    reports_full_profile_size: bool = False
+
     # What each sample set of ``draw_samples`` is, in FID entries.
     sample_set_descriptions: dict[str, str] = {"samples": "samples"}  # noqa: RUF012 (read-only)
 
