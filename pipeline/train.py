@@ -4,11 +4,14 @@ Writes models/<experiment>/ (checkpoint.pt, dvclive/ training curves). Reads par
 ``seed``, ``profile``, ``experiments.<experiment>``. A long run can go in chunks outside DVC
 (``python pipeline/train.py <experiment> --stop-at-step N``, repeated: it resumes) and be
 recorded afterwards with ``dvc commit train@<experiment>``; ``dvc repro`` after an interruption
-resumes from the last checkpoint too (models/<experiment> is a persistent output).
+resumes from the last checkpoint too (models/<experiment> is a persistent output). With
+``train.<profile>.processes: N > 1`` it runs itself again under ``torchrun`` as N processes
+(vaerepro.training.distributed); started by torchrun (on several machines), it joins its group.
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ from vaerepro.config import load_params
 from vaerepro.experiment import resolve
 from vaerepro.experiment.device_guard import guard_full_profile
 from vaerepro.experiment.train import train_experiment
+from vaerepro.training.distributed import SINGLE, join_from_environment, leave, torchrun_command, under_torchrun
 
 
 def main() -> None:
@@ -33,10 +37,19 @@ def main() -> None:
         "--deadline", type=float, default=None, metavar="UNIX_TIME", help="end this call by this time (device batch)"
     )
     arguments = parser.parse_args()
+    group = SINGLE
     with reported_errors(f"train@{arguments.experiment}"):
         params = load_params(arguments.params)
         guard_full_profile(params, f"train@{arguments.experiment}")  # full profile without a GPU: stop, say why
         experiment = resolve(params, arguments.experiment)
+        processes = experiment.train.processes if experiment.train else 1
+        if processes > 1 and not under_torchrun():
+            # A group on this machine: the same command under torchrun (several machines: start
+            # torchrun on each yourself, README "GPU"). Its exit status is this stage's.
+            command = torchrun_command(processes, __file__, sys.argv[1:])
+            print(f"train@{arguments.experiment}: {processes} processes: " + " ".join(command), flush=True)
+            sys.exit(subprocess.run(command).returncode)
+        group = join_from_environment()
         # Under DVC (which sets DVC_STAGE) a finished run in the persistent output is started over:
         # DVC re-runs a stage only when something it depends on changed.
         result = train_experiment(
@@ -46,7 +59,11 @@ def main() -> None:
             stop_at_step=arguments.stop_at_step,
             restart_if_complete="DVC_STAGE" in os.environ,
             time_limit_seconds=time_limit(arguments.time_limit, arguments.deadline),
+            group=group,
         )
+    leave(group)
+    if not group.primary:
+        return
     print(
         f"train@{arguments.experiment}: step {result.step}/{experiment.train.steps if experiment.train else 0} on {result.device} "
         f"({result.precision}) in {result.wall_seconds:.1f} s, {result.steps_per_second:.1f} steps/s; "

@@ -24,6 +24,7 @@ from vaerepro.structured import ConfigError
 from vaerepro.training import BatchSource, BatchStream, TrainResult, train
 from vaerepro.training.checkpoints import CHECKPOINT_NAME, write_checkpoint
 from vaerepro.training.crops import CropPairStream
+from vaerepro.training.distributed import SINGLE, ProcessGroup, ShardedBatches, barrier
 
 
 def train_experiment(
@@ -34,6 +35,7 @@ def train_experiment(
     stop_at_step: int | None = None,
     restart_if_complete: bool = False,
     time_limit_seconds: float | None = None,
+    group: ProcessGroup = SINGLE,
 ) -> TrainResult:
     """Build the experiment's model and train it on its dataset's ``train`` split.
 
@@ -41,10 +43,13 @@ def train_experiment(
     an existing checkpoint there is resumed (the loop refuses one of another model, settings,
     data or code). ``restart_if_complete``: a finished run in ``output_dir`` is removed and
     training starts over (what a DVC re-run of the stage means). ``time_limit_seconds``: stop
-    at that wall time with a checkpoint (a time-boxed run; the summary says so).
+    at that wall time with a checkpoint (a time-boxed run; the summary says so). ``group``: this
+    process's place in a torchrun group (``train.<profile>.processes > 1``): every rank builds
+    the same model and trains on its shard of each global batch; rank 0 writes.
     """
-    if restart_if_complete:
+    if restart_if_complete and group.primary:
         clear_completed_run(output_dir, experiment.name)
+    barrier(group)
     try:
         model = build_model(
             experiment.model,
@@ -59,6 +64,8 @@ def train_experiment(
         result = record_classical_method(model, experiment, params.seed, output_dir)
         write_train_summary(output_dir, result, experiment)
         return result
+    # A group draws the global batch (processes × batch_size) and each rank keeps its rows.
+    global_batch = experiment.train.batch_size * group.world_size
     if experiment.restoration is not None:  # (degraded, clean) crop pairs
         pairs = experiment.train_pairs(params.seed)
         print(
@@ -70,7 +77,7 @@ def train_experiment(
             pairs.inputs,
             pairs.targets,
             crop_size=crop_size,
-            batch_size=experiment.train.batch_size,
+            batch_size=global_batch,
             seed=params.seed,
             with_targets=model.supervised,
         )
@@ -82,10 +89,12 @@ def train_experiment(
         batches = BatchStream(
             split["images"],
             labels,
-            batch_size=experiment.train.batch_size,
+            batch_size=global_batch,
             seed=params.seed,
             binarize=experiment.train.dynamic_binarization,
         )
+    if group.distributed:
+        batches = ShardedBatches(batches, group, experiment.train.batch_size)
     result = train(
         model,
         batches,
@@ -97,8 +106,10 @@ def train_experiment(
         settings_path=experiment.settings_key(params.profile),
         identity=run_identity(experiment),
         time_limit_seconds=time_limit_seconds,
+        group=group,
     )
-    write_train_summary(output_dir, result, experiment)
+    if group.primary:
+        write_train_summary(output_dir, result, experiment)
     return result
 
 

@@ -19,6 +19,8 @@ A checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``) hol
 ``metrics``         the last logged mean of each loss term
 ``identity``        data/code identity of the run (trained models only; see
                     :func:`vaerepro.experiment.train.run_identity`)
+``rng_per_rank``    every rank's RNG state, in rank order (runs in a torchrun group only;
+                    ``rng`` is rank 0's)
 ``ema_state``       the exponential moving average of the weights, as a state dict (runs
                     with ``TrainSettings.weight_ema`` only); :func:`load_model` prefers it
 ==================  =============================================================
@@ -75,13 +77,14 @@ def write_checkpoint(
     metrics: dict[str, float],
     identity: dict[str, Any] | None = None,
     ema_state: dict[str, torch.Tensor] | None = None,
+    rng_per_rank: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``model``'s checkpoint (the keys in the module docstring) atomically to ``path``.
 
     Adds what every checkpoint carries: format and version, the model's registry name, options
     and state, the code revision (:func:`vaerepro.revision.code_revision`, the call the metrics
-    records make), the torch version and the time. ``identity`` and ``ema_state`` are stored
-    only when given.
+    records make), the torch version and the time. ``identity``, ``ema_state`` and
+    ``rng_per_rank`` are stored only when given.
     """
     payload: dict[str, Any] = {
         "format": FORMAT,
@@ -108,6 +111,8 @@ def write_checkpoint(
         payload["identity"] = identity
     if ema_state is not None:
         payload["ema_state"] = ema_state
+    if rng_per_rank is not None:
+        payload["rng_per_rank"] = rng_per_rank
     return save_checkpoint(path, payload)
 
 

@@ -25,6 +25,15 @@ from vaerepro.training.checkpoints import (
     write_checkpoint,
 )
 from vaerepro.training.device import Precision, choose_device, choose_precision
+from vaerepro.training.distributed import (
+    SINGLE,
+    ProcessGroup,
+    any_rank,
+    average_metrics,
+    barrier,
+    gather_objects,
+    rank_seed,
+)
 from vaerepro.training.metrics_log import MetricsLogger
 from vaerepro.training.seeding import capture_rng_state, restore_rng_state, seed_everything
 from vaerepro.training.settings import TrainSettings
@@ -132,14 +141,16 @@ class _Run:
         seed: int,
         settings_path: str = "train",
         identity: Mapping[str, str] | None = None,
+        group: ProcessGroup = SINGLE,
     ) -> None:
         self.model = model
+        self.group = group
         self.settings = settings
         self.settings_path = settings_path
         self.identity = dict(identity or {})
         self.seed = seed
         self.checkpoint_path = output_dir / CHECKPOINT_NAME
-        self.device = choose_device()
+        self.device = torch.device("cuda", group.local_rank) if group.backend == "nccl" else choose_device()
         self.precision: Precision = choose_precision(self.device, settings.mixed_precision)
         self.spans: tuple[PhaseSpan, ...] = plan_phases(model.optimizer_phases(settings.steps), settings.steps)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -153,6 +164,21 @@ class _Run:
         self.ema: dict[str, torch.Tensor] | None = None
         if settings.weight_ema is not None:
             self.ema = {name: value.detach().clone() for name, value in model.state_dict().items()}
+        # What forward passes go through: the model, or its DDP wrapper in a group (wrap()).
+        self.forward_module: torch.nn.Module = model
+
+    def wrap(self) -> None:
+        """In a process group, route forward passes through DistributedDataParallel (after the
+        model is on its device and resumed): it broadcasts rank 0's weights and averages every
+        backward pass's gradients over the group. ``find_unused_parameters``: phases and
+        optimizer groups leave parts of a model without gradients (a frozen autoencoder, the
+        discriminator's loss in the generator's pass)."""
+        if not self.group.distributed:
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.group.local_rank] if self.group.backend == "nccl" else None
+        self.forward_module = DistributedDataParallel(self.model, device_ids=device_ids, find_unused_parameters=True)
 
     # -- optimizers and checkpoints -----------------------------------------------------
 
@@ -176,6 +202,15 @@ class _Run:
         return phase_at(self.spans, max(self.step - 1, 0)).phase.name
 
     def save(self, rng_state: dict[str, Any]) -> None:
+        """Write the checkpoint (rank 0 only; in a group every rank must call this: it gathers
+        each rank's RNG state first and waits until the file is written)."""
+        rng_per_rank = gather_objects(self.group, rng_state)
+        if self.group.primary:
+            self._write(rng_state, rng_per_rank)
+        barrier(self.group)
+        self.last_checkpoint_step = self.step
+
+    def _write(self, rng_state: dict[str, Any], rng_per_rank: list[dict[str, Any]]) -> None:
         write_checkpoint(
             self.checkpoint_path,
             self.model,
@@ -192,8 +227,8 @@ class _Run:
             metrics=dict(self.metrics),
             identity=dict(self.identity),
             ema_state=self.ema,
+            rng_per_rank=rng_per_rank if self.group.distributed else None,
         )
-        self.last_checkpoint_step = self.step
 
     def update_average(self) -> None:
         """One step of the weights' moving average: ``ema = decay·ema + (1 - decay)·w`` for
@@ -241,7 +276,10 @@ class _Run:
             self.optimizer(*self._find_group(key)).load_state_dict(state)
         if self.precision.scaler is not None and checkpoint["grad_scaler"] is not None:
             self.precision.scaler.load_state_dict(checkpoint["grad_scaler"])
-        restore_rng_state(checkpoint["rng"])
+        per_rank = checkpoint.get("rng_per_rank")
+        # Each rank continues its own noise stream (a group's settings, world size included,
+        # were checked above); a single process has rank 0's state under "rng".
+        restore_rng_state(per_rank[self.group.rank] if per_rank is not None else checkpoint["rng"])
         self.metrics = dict(checkpoint.get("metrics", {}))
         self.last_checkpoint_step = self.step
         return self.step
@@ -314,7 +352,7 @@ class _Run:
                     parameter_group["lr"] = self.settings.learning_rate * group.learning_rate_scale * warmup
             self.model.zero_grad(set_to_none=True)
             with self.precision.autocast(self.device):
-                outputs = self.model(x, y)
+                outputs = self.forward_module(x, y)
             loss = outputs[group.loss_key]
             if loss.ndim != 0 or not torch.isfinite(loss):
                 raise self._non_finite(outputs, phase, group)
@@ -361,6 +399,7 @@ def train(
     settings_path: str = "train",
     identity: Mapping[str, str] | None = None,
     time_limit_seconds: float | None = None,
+    group: ProcessGroup = SINGLE,
 ) -> TrainResult:
     """Train ``model`` for ``settings.steps`` steps, checkpointing into ``output_dir``.
 
@@ -385,6 +424,9 @@ def train(
         time_limit_seconds: stop (with a checkpoint, ``result.time_limited``) once this much
             wall time has passed in this call: a time-boxed run on a borrowed GPU
             (:mod:`vaerepro.device_batch`) keeps what it reached. None: no limit.
+        group: this process's place in a torchrun group (:mod:`.distributed`): ``batches``
+            gives this rank's shard, gradients are averaged over the group, only rank 0 writes
+            the checkpoint and the logs. Default: a single process.
 
     Raises:
         NonFiniteLossError: a loss became NaN/inf (names the step and the terms); the last
@@ -392,16 +434,24 @@ def train(
         CheckpointMismatchError: the checkpoint in ``output_dir`` is of another model/run.
     """
     output_dir = Path(output_dir)
-    check_writable(output_dir)
-    remove_stale_temporaries(output_dir)
-    seed_everything(seed)
-    run = _Run(model, settings, output_dir, seed, settings_path, identity)
+    if settings.processes != group.world_size:
+        raise ValueError(
+            f"'{settings_path}.processes' asks for {settings.processes} training process(es), but this one runs in a "
+            f"group of {group.world_size} (pipeline/train.py starts torchrun with the right count)"
+        )
+    if group.primary:
+        check_writable(output_dir)
+        remove_stale_temporaries(output_dir)
+    barrier(group)
+    seed_everything(rank_seed(seed, group.rank))
+    run = _Run(model, settings, output_dir, seed, settings_path, identity, group)
     model.to(run.device)
     resumed_from = run.resume() if resume and run.checkpoint_path.exists() else None
+    run.wrap()
     target = settings.steps if stop_at_step is None else min(stop_at_step, settings.steps)
 
     logger = None
-    if log_dir is not None and run.step < target:
+    if log_dir is not None and run.step < target and group.primary:
         logger = MetricsLogger(log_dir, resume_from_step=resumed_from)
         if resumed_from is None:
             logger.log_params(
@@ -415,7 +465,7 @@ def train(
     progress = tqdm(
         total=settings.steps,
         initial=run.step,
-        disable=not settings.progress_bar,
+        disable=not settings.progress_bar or not group.primary,
         desc=f"train {model.registered_name}",
         unit="step",
     )
@@ -429,8 +479,8 @@ def train(
     time_limited = False
     try:
         while run.step < target:
-            if time_limit_seconds is not None and time.perf_counter() - started >= time_limit_seconds:
-                time_limited = True
+            if time_limit_seconds is not None and any_rank(group, time.perf_counter() - started >= time_limit_seconds):
+                time_limited = True  # every rank stops at the same step
                 break
             span = phase_at(run.spans, run.step)
             if span is not current:
@@ -457,7 +507,7 @@ def train(
             count += 1
             progress.update(1)
             if run.step % settings.log_every == 0 or run.step == target:
-                run.metrics = {name: float(total) / count for name, total in sums.items()}
+                run.metrics = average_metrics(group, {name: float(total) / count for name, total in sums.items()})
                 sums, count = {}, 0
                 if logger is not None:
                     logger.log(run.step, run.metrics)
@@ -467,20 +517,23 @@ def train(
             if run.step % settings.checkpoint_every == 0 and run.step < target:
                 run.save(rng_at_boundary)
         if time_limited and count:  # the partial logging window up to the stop, logged once
-            run.metrics = {name: float(total) / count for name, total in sums.items()}
+            run.metrics = average_metrics(group, {name: float(total) / count for name, total in sums.items()})
             if logger is not None:
                 logger.log(run.step, run.metrics)
     except KeyboardInterrupt:
         # Between steps the state is consistent: save it so the run resumes exactly here.
         # Mid-update it is not; the last periodic checkpoint then stays the resume point.
-        if not run.updating and run.last_checkpoint_step != run.step:
+        # A group's ranks are stopped together by torchrun: no collective save is possible,
+        # so a group resumes from its last periodic checkpoint.
+        if not run.updating and run.last_checkpoint_step != run.step and not group.distributed:
             run.save(rng_at_boundary)
         raise
     finally:
         progress.close()
         if logger is not None:
             logger.close()
-    if run.last_checkpoint_step != run.step or not run.checkpoint_path.exists():
+    # any_rank: every rank of a group must take part in the save (it gathers RNG states).
+    if any_rank(group, run.last_checkpoint_step != run.step or not run.checkpoint_path.exists()):
         run.save(rng_at_boundary)
     elapsed = time.perf_counter() - started
     steps_run = run.step - first_step

@@ -43,6 +43,9 @@ class TrainSettings:
         dynamic_binarization: feed Bernoulli samples of the pixel intensities (seeded per
             step), as for binarised MNIST.
         progress_bar: show a tqdm progress bar.
+        processes: train as a group of this many processes (torchrun, DistributedDataParallel:
+            :mod:`.distributed`); ``batch_size`` is then per process, the global batch
+            ``processes × batch_size``. 1: a single process.
         crop_size: side of the random square training crops of restoration models (overrides
             ``restoration.crop_size`` for this profile); ignored by other models.
     """
@@ -62,6 +65,7 @@ class TrainSettings:
     weight_ema: float | None = ranged(None, above=0, below=1)
     dynamic_binarization: bool = False
     progress_bar: bool = True
+    processes: int = ranged(1, minimum=1)
     crop_size: int | None = ranged(None, minimum=1)
 
     def __post_init__(self) -> None:
