@@ -239,13 +239,8 @@ def test_the_celeba_hq_experiments_build_at_every_profile(tmp_path, name, profil
     params = load_params(REPOSITORY / "params.yaml").with_profile(profile)
     experiment = resolve(params, name, prepared_root=tmp_path)
     assert experiment.options.image_shape == (3, 256, 256)
-    if profile == "full":  # the papers' sizes: built on the meta device (no memory), counted only
-        with torch.device("meta"):
-            model = build_model(experiment.model, experiment.options)
-        grid = {"vqvae2-celeba_hq": {"bottom": (64, 64), "top": (32, 32)}, "vqgan-celeba_hq": {"bottom": (16, 16)}}
-        assert model.grids == grid[name]
-    else:
+    with torch.device("meta"):  # built without memory or initialisation cost: the shapes are what is checked
         model = build_model(experiment.model, experiment.options)
-        with torch.no_grad():
-            model.eval()
-            assert model.reconstruct(torch.rand(1, 3, 256, 256)).shape == (1, 3, 256, 256)
+    # The papers' grids at every profile (f = 4 and 8 for VQ-VAE-2, f = 16 for VQGAN).
+    grid = {"vqvae2-celeba_hq": {"bottom": (64, 64), "top": (32, 32)}, "vqgan-celeba_hq": {"bottom": (16, 16)}}
+    assert model.grids == grid[name]
