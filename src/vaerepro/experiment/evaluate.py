@@ -86,7 +86,9 @@ def evaluate_experiment(
         evaluate_seconds=time.perf_counter() - started,
         parameter_count=count_parameters(model),
     )
-    provenance["evaluated_weights"] = weights_description(read_checkpoint(checkpoint, map_location="cpu"))
+    stored = read_checkpoint(checkpoint, map_location="cpu")
+    if "ema_state" in stored:  # say that the averaged weights were scored, not the last step's
+        provenance["evaluated_weights"] = weights_description(stored)
     budget = budget_for(experiment, provenance["training"], evaluated.metrics)
     return MetricsRecord(provenance, evaluated.metrics, evaluated.figures, budget)
 
