@@ -156,3 +156,19 @@ def test_the_pack_keeps_what_can_come_back():
     kept, left_out = fit_return_limit({"a": 30 * mib, "zheng": 107 * mib, "b": 25 * mib, "c": 10 * mib}, 60 * mib)
     assert kept == ["a", "b"]
     assert set(left_out) == {"zheng", "c"} and "107.0 MiB" in left_out["zheng"] and "55.0 of 60 MiB" in left_out["c"]
+
+
+def test_the_return_size_counts_the_weights_average_where_a_run_keeps_one(tmp_path):
+    """A run with weight_ema brings back two copies of its weights (the average is what
+    evaluation scores), so the return budget counts both."""
+    from tests.test_experiment_pipeline import experiment_entry, params_with
+    from tests.test_models_contract import TINY_VDVAE
+    from vaerepro.device_batch.pack import weights_bytes
+
+    write_prepared(tmp_path / "data" / "prepared")
+    plain = experiment_entry("vdvae", {**TINY_VDVAE, "likelihood": "bernoulli"})
+    averaged = experiment_entry("vdvae", {**TINY_VDVAE, "likelihood": "bernoulli"})
+    averaged["train"]["smoke"]["weight_ema"] = 0.99
+    params = params_with(tmp_path, {"vdvae-mnist": plain, "vdvae_ema-mnist": averaged})
+    single = weights_bytes(params, "vdvae-mnist", tmp_path)
+    assert single > 0 and weights_bytes(params, "vdvae_ema-mnist", tmp_path) == 2 * single

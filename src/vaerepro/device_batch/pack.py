@@ -90,12 +90,14 @@ def device_experiments(params: Params, repository: Path) -> list[str]:
 
 def weights_bytes(params: Params, name: str, repository: Path) -> int:
     """Bytes of the float32 weights the experiment's checkpoint brings back (its parameters and
-    buffers; the optimizer state stays on the machine)."""
+    buffers, twice where the run keeps their moving average (``weight_ema``, which evaluation
+    uses); the optimizer state stays on the machine)."""
     from vaerepro.models import build_model
 
     experiment = resolve(params, name, prepared_root=repository / "data" / "prepared")
     model = build_model(experiment.model, experiment.options, source="params.yaml", path=f"experiments.{name}.options")
-    return sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
+    copies = 2 if experiment.train is not None and experiment.train.weight_ema is not None else 1
+    return copies * sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
 
 
 def fit_return_limit(
