@@ -349,3 +349,64 @@ def test_vdvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
     expected = sum(parameter.numel() for parameter in full_model.parameters())
     assert metrics["parameter_count_full_profile"]["value"] == expected != sum(p.numel() for p in model.parameters())
     assert metrics["parameter_count_full_profile"]["independent_of_training"] is True
+
+
+def test_dvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
+    """The dVAE + caption transformer through train@'s body (both phases, labels as captions),
+    then the discrete-latent evaluation with its text-to-image extras: FID and the classifier's
+    accuracy for captions in training and held-out phrasings, no bits/dim (a continuous density)."""
+    from tests.test_models_contract import TINY_DVAE
+    from vaerepro.evaluation.discrete_latent import evaluate_discrete_latent
+
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    name = "dvae-mnist"
+    entry = experiment_entry("dvae", {**TINY_DVAE, "captions": "mnist", "kl_warmup_steps": 2, "temperature_steps": 3})
+    entry["train"]["smoke"].pop("dynamic_binarization")
+    classifier_entry = {
+        "options": {"hidden_channels": 4, "feature_dim": 8},
+        "train": {"smoke": {**TINY_TRAIN, "steps": 2}},
+    }
+    params = params_with(tmp_path, {name: entry}, classifiers={"mnist": classifier_entry})
+    experiment = resolve(params, name)
+    result = train_experiment(experiment, params, tmp_path / "models" / name)
+    assert result.completed and "prior_bits_per_code" in result.metrics
+    model = load_model(result.checkpoint_path).eval()
+    classifier_run = resolve_classifier(params, "mnist")
+    classifier_result = train_experiment(classifier_run, params, tmp_path / "models" / "classifiers" / "mnist")
+    classifier = load_classifier(classifier_result.checkpoint_path)
+    test = experiment.split("test")
+    reference = compute_reference(
+        "mnist",
+        np.asarray(test["images"][:4]),
+        np.asarray(experiment.split("train")["images"][:4]),
+        fid_model,
+        split="test",
+        floor_split="train",
+    )
+    evaluation = evaluate_discrete_latent(
+        model,
+        test["images"],
+        experiment.evaluate,
+        seed=params.seed,
+        classifier=classifier,
+        fid=FidScorer(fid_model, reference),
+    )
+    metrics = evaluation.metrics
+    for key in ("fid", "fid_held_out", "fid_reconstructions"):
+        assert metrics[key]["value"] > 0 and metrics[key]["num_samples"] == 4, key
+    for key in ("text_to_image_accuracy", "text_to_image_accuracy_held_out"):
+        assert 0 <= metrics[key]["value"] <= 1 and metrics[key]["count"] == TINY_EVALUATE["sample_count"], key
+    assert metrics["bits_per_dim"]["value"] is None and "logit-Laplace" in metrics["bits_per_dim"]["not_measured"]
+    assert "likelihood_variance" not in metrics["negative_elbo"]
+    assert 0 < metrics["codebook_usage_bottom"]["value"] <= 1
+    figures = save_generative_figures(
+        model,
+        evaluation,
+        tmp_path / "reports/figures" / name,
+        tmp_path / "reports",
+        name,
+        tmp_path / "models" / name / "dvclive",
+    )
+    assert {"samples", "reconstructions", "codebook_usage", "training_curves"} <= set(figures)
+    assert figures["samples"].endswith("samples_from_captions.png")

@@ -46,6 +46,16 @@ TINY_VDVAE = {
     "num_mixtures": 3,
 }
 
+TINY_DVAE = {
+    "hidden_channels": 8,
+    "blocks_per_group": 1,
+    "groups": 2,
+    "codebook_size": 16,
+    "prior_embedding_dim": 16,
+    "prior_layers": 1,
+    "prior_heads": 2,
+}
+
 CASES = {
     "vae-conv-bernoulli": ("vae", {"image_shape": [1, 8, 8], "latent_dim": 2, "hidden_channels": 4}),
     "vae-mlp-gaussian": (
@@ -87,6 +97,8 @@ CASES = {
     "vqvae-one-level": ("vqvae", {"image_shape": [3, 8, 8], **TINY_VQ}),
     "vqgan": ("vqgan", {"image_shape": [3, 8, 8], **TINY_VQGAN}),
     "vdvae": ("vdvae", {"image_shape": [3, 8, 8], **TINY_VDVAE}),
+    "dvae": ("dvae", {"image_shape": [3, 8, 8], **TINY_DVAE}),
+    "dvae-mnist-captions": ("dvae", {"image_shape": [1, 8, 8], "captions": "mnist", **TINY_DVAE}),
     "vdvae-bernoulli": ("vdvae", {"image_shape": [1, 8, 8], **TINY_VDVAE, "likelihood": "bernoulli"}),
     "vqvae-two-levels-learned-codebook": (
         "vqvae",

@@ -59,6 +59,11 @@ METRICS: dict[str, tuple[str, Direction]] = {
     "sharpness_test_images": ("sharpness of test images", "equal"),
     "compression_factor": ("compression factor", "equal"),
     "parameter_count": ("parameters", "equal"),
+    "parameter_count_full_profile": ("parameters of the full profile's model", "equal"),
+    "active_latent_groups": ("latent groups in use", "equal"),
+    "fid_held_out": ("FID, held-out caption phrasings", "lower_is_better"),
+    "text_to_image_accuracy": ("classifier accuracy of images from captions", "higher_is_better"),
+    "text_to_image_accuracy_held_out": ("the same, held-out phrasings", "higher_is_better"),
 }
 
 # Report sections, by the task each metrics record states (``task``); "other": no record yet.
