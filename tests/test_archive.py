@@ -181,3 +181,22 @@ def test_files_over_the_git_limit_are_left_out_listed_and_still_checked(tmp_path
     listing["reports/figures/vae-mnist/samples.png"]["md5"] = "0" * 32
     (folder / archive.LEFT_OUT_FILE).write_text(json.dumps(listing))
     assert any("figures/vae-mnist" in problem for problem in check_archive(folder))
+
+
+def test_a_chunk_from_another_checkout_is_archived_as_a_part_beside_the_profile(tmp_path):
+    """reports/profiles/cpu.vq/ holds a second checkout's CPU-tier run: checked against its own
+    dvc.lock, read by the report beside cpu/, and the first archive stays as it was."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run(first, "cpu", 4000, 64)
+    _run(second, "cpu", 6000, 64)
+    archive_profile(first)
+    part = archive_profile(second, "vq")
+    assert part == second / "reports/profiles/cpu.vq" and check_archive(part) == []
+    shutil.copytree(part, first / "reports/profiles/cpu.vq")
+    assert (
+        check_archive(first / "reports/profiles/cpu") == [] and check_archive(first / "reports/profiles/cpu.vq") == []
+    )
+    records = load_all_records(first / "reports")
+    assert records.sources["vae-mnist"] == "cpu.vq"  # the larger budget of the two parts
+    with pytest.raises(ArchiveError, match="part name"):
+        archive_profile(second, "../x")

@@ -16,7 +16,11 @@ per experiment the record with the largest training budget (:func:`vaerepro.repo
 
 A long profile (the CPU tier) may run in chunks: only the stages whose ``dvc.lock`` entry ran
 at the archived profile are archived (the others still hold another profile's entry), and
-archiving again after the next chunk replaces the folder with the larger set.
+archiving again after the next chunk replaces the folder with the larger set. Chunks run in
+another checkout (a later revision, a second machine) are archived beside it as parts,
+``reports/profiles/<profile>.<part>/`` (``vaerepro archive --part NAME``): each folder is one
+checkout's snapshot with its own dvc.lock and params.yaml, checked on its own, and the report
+reads them all.
 
 Auditing an archived number: :func:`check_archive` (``vaerepro archive --check``) recomputes
 every archived file's md5 the way DVC does (a file's md5; a folder's md5 over the JSON list of
@@ -117,8 +121,14 @@ def params_profile(repository: Path) -> str:
     return profile
 
 
-def archive_profile(repository: Path) -> Path:
-    """Copy the run's results and its dvc.lock/params.yaml into ``reports/profiles/<profile>/``.
+def folder_profile(folder: Path) -> str:
+    """The profile an archive folder holds: its name up to the first dot (``cpu.vq`` → ``cpu``)."""
+    return folder.name.split(".", 1)[0]
+
+
+def archive_profile(repository: Path, part: str | None = None) -> Path:
+    """Copy the run's results and its dvc.lock/params.yaml into ``reports/profiles/<profile>/``
+    (``<profile>.<part>/`` for a part run in another checkout).
 
     The profile is params.yaml's; the results are the outputs of the stages whose dvc.lock entry
     ran at it (module docstring). Only results whose files match their dvc.lock md5 are archived
@@ -140,7 +150,9 @@ def archive_profile(repository: Path) -> Path:
     ]
     if problems:
         raise ArchiveError("results that do not match dvc.lock, not archived:\n  " + "\n  ".join(problems))
-    target = repository / ARCHIVE_ROOT / profile
+    if part is not None and (not part or not all(c.isalnum() or c in "-_" for c in part)):
+        raise ArchiveError(f"part name {part!r}: use letters, digits, '-' and '_' only")
+    target = repository / ARCHIVE_ROOT / (profile if part is None else f"{profile}.{part}")
     left_out: dict[str, dict[str, Any]] = {}
     with atomic_directory(target) as staging:
         shutil.copy2(lock_path, staging / "dvc.lock")
@@ -183,12 +195,12 @@ def check_archive(folder: Path) -> list[str]:
     if not lock_path.is_file():
         return [f"{folder}: no dvc.lock"]
     try:
-        outputs = list(archived_outputs(lock_path, folder.name))
+        outputs = list(archived_outputs(lock_path, folder_profile(folder)))
     except ArchiveError as error:
         return [str(error)]
     problems = []
     if not outputs:
-        problems.append(f"{folder}: its dvc.lock has no stage that ran at profile {folder.name!r}")
+        problems.append(f"{folder}: its dvc.lock has no stage that ran at profile {folder_profile(folder)!r}")
     for stage, path, md5 in outputs:
         archived = folder / Path(path).relative_to("reports")
         left_out = _left_out_under(folder, path)

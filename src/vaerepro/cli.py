@@ -184,7 +184,7 @@ def command_archive(arguments: argparse.Namespace) -> int:
         print("\n".join(problems) if problems else f"{len(folders)} archived profile(s), every file as recorded")
         return 1 if problems else 0
     try:
-        folder = archive_profile(repository)
+        folder = archive_profile(repository, arguments.part)
     except ArchiveError as error:
         print(f"vaerepro archive: {error}", file=sys.stderr)
         return 1
@@ -280,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     device.set_defaults(run=command_device)
     archive = commands.add_parser("archive", help="keep this run's results in reports/profiles/<profile>/")
     archive.add_argument("--check", action="store_true", help="verify every archived file against its dvc.lock")
+    archive.add_argument(
+        "--part",
+        default=None,
+        metavar="NAME",
+        help="archive as reports/profiles/<profile>.NAME/ beside the profile's folder (a chunk run in another checkout)",
+    )
     archive.set_defaults(run=command_archive)
     arguments = parser.parse_args(argv)
     return arguments.run(arguments)

@@ -42,19 +42,24 @@ def _seconds_per_example(record: Mapping[str, Any]) -> float | None:
     return float(wall) / (float(steps) * float(batch))
 
 
-def estimate_cpu_seconds(params: Params, cpu_metrics: Path) -> tuple[float, list[str]]:
+def estimate_cpu_seconds(params: Params, cpu_metrics: Path | list[Path]) -> tuple[float, list[str]]:
     """(estimated seconds to train every experiment's full budget here, experiments without an
-    estimate). Classifiers are left out: they are minutes even at the full profile."""
+    estimate), from the CPU tier's records in ``cpu_metrics`` (one folder, or the CPU tier's
+    archived parts: the first holding the experiment is used). Classifiers are left out: they
+    are minutes even at the full profile."""
+    folders = cpu_metrics if isinstance(cpu_metrics, list) else [cpu_metrics]
     total, unknown = 0.0, []
     for name, entry in params.experiments.items():
         full = (entry.train or {}).get("full")
         if not full:
             continue  # a classical method: nothing to train
-        path = cpu_metrics / f"{name}.json"
-        try:
-            per_example = _seconds_per_example(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            per_example = None
+        per_example = None
+        for folder in folders:
+            try:
+                per_example = _seconds_per_example(json.loads((folder / f"{name}.json").read_text()))
+            except (OSError, json.JSONDecodeError):
+                continue
+            break
         if per_example is None:
             unknown.append(name)
             continue
@@ -70,7 +75,8 @@ def guard_full_profile(params: Params, stage: str) -> None:
 
     if torch.cuda.is_available():
         return
-    seconds, unknown = estimate_cpu_seconds(params, params.resolve(Path("reports/profiles/cpu/metrics")))
+    cpu_parts = sorted(params.resolve(Path("reports/profiles")).glob("cpu*/metrics"))
+    seconds, unknown = estimate_cpu_seconds(params, cpu_parts)
     if seconds > 0:
         estimate = (
             f"training the papers' budgets would take about {seconds / 3600:,.0f} hours on this CPU "
