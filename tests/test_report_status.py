@@ -376,6 +376,12 @@ def test_an_architecture_property_is_judged_at_any_profile():
     smoke = record({"parameter_count_full_profile": entry}, profile="smoke", variant="lossy-jpeg")
     assessment = assess(claim, records(**{"vdvae-cifar10": smoke}))
     assert assessment.status.kind is StatusKind.REPRODUCED and "without training" in assessment.explanation
+    from vaerepro.report.verdict import verdict
+
+    assert (
+        verdict(assessment, [{"fraction": 0.00005}]).label
+        == "holds for the full profile's model, counted without training"
+    )
     entry["value"] = 53_000_000.0
     assert kind(claim, records(**{"vdvae-cifar10": smoke})) is StatusKind.NOT_REPRODUCED
     del entry["independent_of_training"]

@@ -109,6 +109,8 @@ class Assessment:
     experiments: tuple[str, ...] = ()
     outcome: str = ""  # holds / does not hold / tie: what the numbers say, whatever the profile
     noise: Noise | None = None
+    # Judged on a property of the architecture (measured without training): no budget applies.
+    architecture: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,18 @@ def _assess_value(claim: Claim, records: RecordSet) -> Assessment:
         # or data variant stands between it and the claim, at any profile.
         status = _gate([], outcome, check_variant=False)
         explanation += "; a property of the architecture, measured without training"
-        return Assessment(claim, status, ours, reference, ours - reference, explanation, experiments, outcome, noise)
+        return Assessment(
+            claim,
+            status,
+            ours,
+            reference,
+            ours - reference,
+            explanation,
+            experiments,
+            outcome,
+            noise,
+            architecture=True,
+        )
     status = _gate([resolved.record], outcome, check_variant=True)
     if status.kind is not StatusKind.SMOKE:
         status = small_sample_fid(claim.measure, resolved.record) or status

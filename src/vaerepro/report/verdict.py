@@ -62,6 +62,10 @@ class Verdict:
         return f"{self.kind.value} {self.budget}" if self.budget else self.kind.value
 
 
+# What a verdict on a property of the full profile's architecture (a parameter count) is
+# reached at: no training budget stands behind it.
+ARCHITECTURE_BUDGET = "for the full profile's model, counted without training"
+
 # Status kinds that decide the claim, and the reason words of those that do not.
 _DECIDED = {
     StatusKind.REPRODUCED: VerdictKind.HOLDS,
@@ -91,7 +95,8 @@ def verdict(assessment: Assessment, budgets: Iterable[Mapping[str, Any]] | None 
     """
     status = assessment.status
     if status.kind in _DECIDED:
-        return Verdict(_DECIDED[status.kind], detail=assessment.explanation, budget=budget_phrase(budgets or ()))
+        budget = ARCHITECTURE_BUDGET if assessment.architecture else budget_phrase(budgets or ())
+        return Verdict(_DECIDED[status.kind], detail=assessment.explanation, budget=budget)
     detail = status.reason
     if status.kind is StatusKind.SMOKE and assessment.outcome:
         detail = f"the smoke numbers say {assessment.outcome}; a smoke run is never a reproduction"
