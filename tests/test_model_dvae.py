@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from tests.test_models_contract import TINY_DVAE
 from vaerepro.models import build_model
 from vaerepro.models.captions import PAD, CaptionSet, cifar10_captions, mnist_captions
 from vaerepro.models.dvae import (
@@ -20,16 +21,6 @@ from vaerepro.models.dvae import (
     map_pixels,
     unmap_pixels,
 )
-
-TINY_DVAE = {
-    "hidden_channels": 8,
-    "blocks_per_group": 1,
-    "groups": 2,
-    "codebook_size": 16,
-    "prior_embedding_dim": 16,
-    "prior_layers": 1,
-    "prior_heads": 2,
-}
 
 
 def make(channels: int = 3, **options) -> torch.nn.Module:

@@ -124,28 +124,32 @@ def evaluate_generative(
     result.samples = extras.draw_samples(
         model, settings.sample_count, inputs, generator if device.type == "cpu" else None
     )
+    sample_set_measures(result, model, classifier, fid)
+    return result
+
+
+def sample_set_measures(
+    result: GenerativeEvaluation, model: torch.nn.Module, classifier: torch.nn.Module | None, fid: FidScorer | None
+) -> None:
+    """What every generative evaluation measures once ``result`` holds its test images,
+    reconstructions and sample sets: sharpness of the three, the classifier Fréchet distance of
+    the main samples, the model's own sample measures, and FID of every sample set."""
+    extras = evaluation_for(model.registered_name)
     reference = result.test_images
 
-    def sharpness(images):
-        return measured(
-            float(laplacian_energy(images).mean()),
-            "energy",
-            SHARPNESS_CONVENTION,  # noqa: E731
-            count=len(images),
-        )
+    def sharpness(images: torch.Tensor) -> dict:
+        return measured(float(laplacian_energy(images).mean()), "energy", SHARPNESS_CONVENTION, count=len(images))
 
     result.metrics["sharpness_test_images"] = sharpness(reference)
     result.metrics["sharpness_reconstructions"] = sharpness(result.reconstructions)
     main_samples = result.samples["samples"]
     result.metrics["sharpness_samples"] = sharpness(main_samples)
-
     if classifier is None:
         result.metrics["classifier_frechet_distance"] = not_measured(NO_CLASSIFIER)
     else:
         result.metrics["classifier_frechet_distance"] = classifier_frechet(classifier, main_samples, reference)
     result.metrics.update(extras.sample_measures(model, result, classifier, reference))
     fid_measures(result, fid, extras.sample_set_descriptions)
-    return result
 
 
 def fid_measures(result: GenerativeEvaluation, fid: FidScorer | None, descriptions: dict[str, str]) -> None:

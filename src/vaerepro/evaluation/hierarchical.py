@@ -25,12 +25,10 @@ import time
 import numpy as np
 import torch
 
-from vaerepro.evaluation.classifier import classifier_frechet
 from vaerepro.evaluation.extras import GenerativeEvaluation, evaluation_for
 from vaerepro.evaluation.fid import FidScorer
-from vaerepro.evaluation.generative import NO_CLASSIFIER, fid_measures
+from vaerepro.evaluation.generative import sample_set_measures
 from vaerepro.evaluation.settings import EvaluateSettings
-from vaerepro.evaluation.sharpness import SHARPNESS_CONVENTION, laplacian_energy
 from vaerepro.evaluation.tensors import to_model_input
 from vaerepro.records import measured, not_measured
 
@@ -134,18 +132,5 @@ def evaluate_hierarchical(
         f"ancestral sampling through every latent group, {settings.sample_count} images on {device.type}",
     )
 
-    def sharpness(batch: torch.Tensor) -> dict:
-        return measured(float(laplacian_energy(batch).mean()), "energy", SHARPNESS_CONVENTION, count=len(batch))
-
-    result.metrics["sharpness_test_images"] = sharpness(images)
-    result.metrics["sharpness_reconstructions"] = sharpness(result.reconstructions)
-    result.metrics["sharpness_samples"] = sharpness(result.samples["samples"])
-    if classifier is None:
-        result.metrics["classifier_frechet_distance"] = not_measured(NO_CLASSIFIER)
-    else:
-        result.metrics["classifier_frechet_distance"] = classifier_frechet(
-            classifier, result.samples["samples"], images
-        )
-    result.metrics.update(extras.sample_measures(model, result, classifier, images))
-    fid_measures(result, fid, extras.sample_set_descriptions)
+    sample_set_measures(result, model, classifier, fid)
     return result

@@ -139,3 +139,11 @@ class ModelEvaluation:
     def restoration_extras(self, model: Any, context: RestorationContext) -> RestorationExtras:
         """Model-specific measurements and figures on the test pairs; default none."""
         return RestorationExtras()
+
+
+@torch.no_grad()
+def samples_in_chunks(model: Any, count: int, chunk: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``count`` samples of ``model.sample`` (on the CPU), drawn ``chunk`` at a time so that the
+    activations of a large sample set are never held at once."""
+    parts = [model.sample(min(chunk, count - start), generator=generator).cpu() for start in range(0, count, chunk)]
+    return torch.cat(parts)

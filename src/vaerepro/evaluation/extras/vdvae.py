@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vaerepro.evaluation.extras import register_evaluation
-from vaerepro.evaluation.extras.base import GRID_COLUMNS, GenerativeEvaluation, ModelEvaluation
+from vaerepro.evaluation.extras.base import GRID_COLUMNS, GenerativeEvaluation, ModelEvaluation, samples_in_chunks
 from vaerepro.evaluation.tensors import to_uint8_images
 from vaerepro.image_grids import save_grid
 
@@ -38,10 +38,7 @@ class VDVAEEvaluation(ModelEvaluation):
     def draw_samples(
         self, model: Any, count: int, inputs: torch.Tensor, generator: torch.Generator | None
     ) -> dict[str, torch.Tensor]:
-        chunks = []
-        for start in range(0, count, SAMPLE_CHUNK):
-            chunks.append(model.sample(min(SAMPLE_CHUNK, count - start), generator=generator).cpu())
-        return {"samples": torch.cat(chunks)}
+        return {"samples": samples_in_chunks(model, count, SAMPLE_CHUNK, generator)}
 
     @torch.no_grad()
     def generative_figures(
