@@ -11,8 +11,6 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
 from vaerepro.cli_errors import reported_errors
 from vaerepro.config import load_params
 from vaerepro.data.integrity import write_json
@@ -25,7 +23,7 @@ from vaerepro.evaluation.fid import (
     reference_path,
     save_reference,
 )
-from vaerepro.metrics.inception import load_fid_inception
+from vaerepro.metrics.inception import default_device, load_fid_inception
 from vaerepro.records import environment
 from vaerepro.revision import code_revision
 
@@ -38,7 +36,7 @@ def main() -> None:
     parser.add_argument("--reports-root", type=Path, default=Path("reports"))
     arguments = parser.parse_args()
     started = time.perf_counter()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     with reported_errors(f"fid_reference@{arguments.dataset}"):
         params = load_params(arguments.params)
         if arguments.dataset not in params.fid.reference:

@@ -48,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"data", "image_grids", "records", "structured", "config", "revision", "archive"},
     "lineage": set(),
     "cli_errors": set(),
+    "threads": set(),  # the OpenMP policy the package sets when imported, before torch
     # The device batch drives training from outside DVC (pack → run on a GPU machine → import).
     "device_batch": {"config", "data", "experiment", "image_grids", "metrics", "models", "revision", "training"},
     "cli": {"cli_errors", "config", "data", "structured", "archive", "device_batch"},

@@ -18,8 +18,10 @@ from vaerepro.metrics.frechet import (
 from vaerepro.metrics.inception import (
     FEATURE_DIMS,
     NUM_CLASSES,
+    FIDInception,
     build_fid_inception_structure,
     extract_inception_outputs,
+    fold_batch_norms,
     load_fid_inception,
     to_inception_input,
 )
@@ -212,6 +214,12 @@ def random_weights(tmp_path_factory) -> Path:
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.05)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            # Statistics far from the identity, so the folding of the batch norms is exercised.
+            module.running_mean.normal_(0.0, 0.2)
+            module.running_var.uniform_(0.3, 3.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0.0, 0.2)
     path = tmp_path_factory.mktemp("inception") / "stand-in.pth"
     torch.save(network.state_dict(), path)
     return path
@@ -251,6 +259,24 @@ def test_features_equal_pytorch_fids_inception_and_logits_use_no_bias(random_wei
     assert float(expected.abs().mean()) > 1e-3  # the stand-in weights give non-trivial features
     torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
     torch.testing.assert_close(logits, features @ state_dict["fc.weight"].t(), rtol=1e-5, atol=1e-5)
+
+
+def test_folded_batch_norms_change_features_by_rounding_only_and_fid_not_at_all(random_weights, model):
+    # load_fid_inception folds each conv's batch norm into the conv (one pass instead of two).
+    unfolded = build_fid_inception_structure()
+    unfolded.load_state_dict(torch.load(random_weights, weights_only=True))
+    unfolded = FIDInception(unfolded).to(memory_format=torch.channels_last)
+    assert not any(isinstance(module, torch.nn.BatchNorm2d) for module in model.modules())
+    assert fold_batch_norms(build_fid_inception_structure()) == 94  # every BasicConv2d of the graph
+    generator = torch.Generator().manual_seed(3)
+    first, second = torch.rand(24, 3, 32, 32, generator=generator), torch.rand(24, 3, 32, 32, generator=generator)
+    folded_features = [extract_inception_outputs(images, model).features for images in (first, second)]
+    unfolded_features = [extract_inception_outputs(images, unfolded).features for images in (first, second)]
+    for folded, plain in zip(folded_features, unfolded_features, strict=True):
+        np.testing.assert_allclose(folded, plain, rtol=1e-4, atol=1e-5 * np.abs(plain).max())
+    folded_fid = fid_from_features(*folded_features)["fid"]
+    assert folded_fid > 0
+    assert folded_fid == pytest.approx(fid_from_features(*unfolded_features)["fid"], rel=1e-4)
 
 
 def test_extraction_accepts_both_layouts_grayscale_and_mixed_sizes(model):

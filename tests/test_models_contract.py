@@ -252,6 +252,30 @@ def test_importance_weighted_bound_tightens_and_k1_is_the_elbo(case):
     assert bound_20.mean() <= bound_400.mean() + 1e-4
 
 
+@pytest.mark.parametrize("case", LATENT_CASES)
+def test_likelihood_of_many_samples_equals_the_per_image_definition(case):
+    # log_importance_weights scores k samples per image at once (the Bernoulli VAE without
+    # copying x); the values must be those of log p(x | z) image by image.
+    model = make(case).eval()
+    x, y = inputs(model, batch=3)
+    z = torch.randn(5, 3, model.latent_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        batched = model.log_likelihood_of_samples(x, z, y)
+        one_by_one = torch.stack([model.log_likelihood_given_latent(x, z[sample], y) for sample in range(z.shape[0])])
+    assert batched.shape == (5, 3)
+    torch.testing.assert_close(batched, one_by_one, rtol=1e-6, atol=1e-4)
+
+
+def test_bernoulli_samples_likelihood_keeps_the_cross_entropy_for_fractional_targets():
+    model = make("vae-conv-bernoulli").eval()
+    x = torch.rand(2, *model.image_shape, generator=torch.Generator().manual_seed(4))  # not binary
+    z = torch.randn(3, 2, model.latent_dim, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        batched = model.log_likelihood_of_samples(x, z)
+        expected = torch.stack([model.log_likelihood_given_latent(x, z[sample]) for sample in range(3)])
+    torch.testing.assert_close(batched, expected, rtol=1e-6, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [

@@ -1,1 +1,6 @@
 """vaerepro: a DVC-pipeline reproduction of Liu's VAE survey."""
+
+from vaerepro.threads import apply_wait_policy
+
+# Before any submodule imports torch: libgomp reads OMP_WAIT_POLICY once, when torch loads it.
+apply_wait_policy()

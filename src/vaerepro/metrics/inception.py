@@ -115,6 +115,28 @@ class FIDInception(nn.Module):
         return features, logits
 
 
+def fold_batch_norms(inception: nn.Module) -> int:
+    """Fold every ``BasicConv2d``'s inference-mode batch norm into its convolution; returns how many.
+
+    ``conv`` (no bias) then ``bn`` with running statistics is the affine map
+    ``gamma * (W*x - mu) / sqrt(var + eps) + beta``, which one convolution with weights
+    ``W * gamma / sqrt(var + eps)`` and bias ``beta - mu * gamma / sqrt(var + eps)`` computes in
+    one pass instead of two over each feature map (the batch norm is memory-bound on a CPU).
+    Features change only by float32 rounding (tests: 1e-5 relative; FID unchanged to 1e-4).
+    Only for evaluation: the folded network cannot be trained as before.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = 0
+    for module in inception.modules():
+        convolution, norm = getattr(module, "conv", None), getattr(module, "bn", None)
+        if isinstance(convolution, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+            module.conv = fuse_conv_bn_eval(convolution.eval(), norm.eval())
+            module.bn = nn.Identity()
+            folded += 1
+    return folded
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -144,6 +166,7 @@ def load_fid_inception(
         )
     if not weights.has_logits:
         inception.fc = nn.Identity()  # untrained: never used, so drop it rather than keep random values
+    fold_batch_norms(inception)
     model = FIDInception(inception, weights, has_logits=weights.has_logits)
     model = model.to(default_device() if device is None else torch.device(device))
     return model.to(memory_format=torch.channels_last)

@@ -106,6 +106,20 @@ class LatentVariableModel(RegisteredModel):
         """``log p(x | z[, y])`` summed over modelled pixels, (N,), for N = len(z)."""
         raise NotImplementedError
 
+    def log_likelihood_of_samples(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``log p(x | z_s[, y])`` for k latent samples per image: z (k, B, D) -> (k, B).
+
+        This default repeats ``x`` (and ``y``) k times and asks
+        :meth:`log_likelihood_given_latent`; a model can skip the copies.
+        """
+        count, batch = z.shape[:2]
+        repeated_y = None if y is None else y.repeat(count, *([1] * (y.ndim - 1)))
+        return self.log_likelihood_given_latent(
+            x.repeat(count, *([1] * (x.ndim - 1))), z.flatten(0, 1), repeated_y
+        ).view(count, batch)
+
     @property
     def likelihood_description(self) -> str:
         """Which likelihood/discretisation ``log_importance_weights`` uses (for reports)."""
@@ -133,10 +147,7 @@ class LatentVariableModel(RegisteredModel):
         for start in range(0, num_samples, chunk):
             count = min(chunk, num_samples - start)
             z = posterior.sample(generator, num_samples=count)  # (count, B, D)
-            repeated_y = None if y is None else y.repeat(count, *([1] * (y.ndim - 1)))
-            log_likelihood = self.log_likelihood_given_latent(
-                x.repeat(count, 1, 1, 1), z.flatten(0, 1), repeated_y
-            ).view(count, batch)
+            log_likelihood = self.log_likelihood_of_samples(x, z, y)
             log_prior = prior.log_prob(z).sum(-1)
             log_posterior = posterior.log_prob(z).sum(-1)
             weights.append(log_likelihood + log_prior - log_posterior)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vaerepro.models.distributions import (
@@ -89,6 +90,30 @@ class PixelLikelihood(nn.Module):
         if self.kind == "discretized_logistic":
             return discretized_logistic_log_likelihood(mean, spread, target)
         return discretized_gaussian_log_likelihood(mean, spread, target)
+
+    def summed_log_likelihood_of_samples(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``log p(target | output_s)`` summed over pixels for k outputs per image, (k, B), float32.
+
+        ``output``: (k·B, P·C, H, W), the decoder's outputs for k latent samples of each of the
+        B images (sample-major); ``target``: (B, C, H, W). For Bernoulli targets in {0, 1} the
+        log-likelihood of logits ``l`` is ``log sigmoid((2x - 1)·l)``, computed against the
+        broadcast target: two memory passes instead of the repeated target's copy and the
+        five of ``binary_cross_entropy_with_logits``, which is what importance sampling at
+        k = 5,000 is made of (``benchmarks/iwae_nll.py``). Fractional Bernoulli targets use
+        ``x·l - softplus(l)``; other likelihoods repeat the target.
+        """
+        batch = target.shape[0]
+        if output.shape[0] % batch:
+            raise ValueError(f"{output.shape[0]} outputs are not a whole number of samples for {batch} images")
+        samples = output.shape[0] // batch
+        if self.kind == "bernoulli":
+            logits = output.float().reshape(samples, batch, -1)
+            flat_target = target.float().reshape(1, batch, -1)
+            if bool(((flat_target == 0) | (flat_target == 1)).all()):
+                return F.logsigmoid(logits * (2 * flat_target - 1)).sum(-1)
+            return (logits * flat_target).sum(-1) - F.softplus(logits).sum(-1)
+        repeated = target.repeat(samples, *([1] * (target.dim() - 1)))
+        return self.log_likelihood(output, repeated).flatten(1).sum(1).view(samples, batch)
 
     def mean(self, output: torch.Tensor) -> torch.Tensor:
         """The image the decoder predicts (B, C, H, W) in [0, 1] (Bernoulli: probabilities)."""

@@ -114,6 +114,12 @@ class VAE(LatentVariableModel):
     ) -> torch.Tensor:
         return self.likelihood.log_likelihood(self.decode(z), x).flatten(1).sum(1)
 
+    def log_likelihood_of_samples(
+        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(k, B) from z (k, B, D): the decoder runs once on all k·B latents; x is broadcast, not copied."""
+        return self.likelihood.summed_log_likelihood_of_samples(self.decode(z.flatten(0, 1)), x)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         posterior = self.encode(x)
         z = posterior.sample()

@@ -35,7 +35,7 @@ from vaerepro.training.distributed import (
     rank_seed,
 )
 from vaerepro.training.metrics_log import MetricsLogger
-from vaerepro.training.seeding import capture_rng_state, restore_rng_state, seed_everything
+from vaerepro.training.seeding import plain_rng_state, restore_rng_state, seed_everything, snapshot_rng_state
 from vaerepro.training.settings import TrainSettings
 
 # Settings that may change between chunks of one run: they change neither the data order nor
@@ -144,6 +144,9 @@ class _Run:
         group: ProcessGroup = SINGLE,
     ) -> None:
         self.model = model
+        # Listed once: Module.zero_grad walks every submodule at every step, ~3 % of a small
+        # MLP's step (benchmarks/training_overhead.py). `to(device)` keeps these objects.
+        self.model_parameters = list(model.parameters())
         self.group = group
         self.settings = settings
         self.settings_path = settings_path
@@ -350,7 +353,8 @@ class _Run:
             if self.settings.warmup_steps:  # from the step alone, so a resumed run sets the same rate
                 for parameter_group in optimizer.param_groups:
                     parameter_group["lr"] = self.settings.learning_rate * group.learning_rate_scale * warmup
-            self.model.zero_grad(set_to_none=True)
+            for parameter in self.model_parameters:  # what model.zero_grad(set_to_none=True) does
+                parameter.grad = None
             with self.precision.autocast(self.device):
                 outputs = self.forward_module(x, y)
             loss = outputs[group.loss_key]
@@ -475,7 +479,7 @@ def train(
     count = 0
     current: PhaseSpan | None = None
     model.train()
-    rng_at_boundary = capture_rng_state()
+    rng_at_boundary = snapshot_rng_state()
     time_limited = False
     try:
         while run.step < target:
@@ -500,7 +504,7 @@ def train(
             model.begin_step(run.step)
             terms = run.train_step(span.phase, x, y)
             run.step += 1
-            rng_at_boundary = capture_rng_state()
+            rng_at_boundary = snapshot_rng_state()
             run.updating = False
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.float()
@@ -515,7 +519,7 @@ def train(
                     {name: f"{value:.4g}" for name, value in run.metrics.items() if name in ("loss", "recon", "kl")}
                 )
             if run.step % settings.checkpoint_every == 0 and run.step < target:
-                run.save(rng_at_boundary)
+                run.save(plain_rng_state(rng_at_boundary))
         if time_limited and count:  # the partial logging window up to the stop, logged once
             run.metrics = average_metrics(group, {name: float(total) / count for name, total in sums.items()})
             if logger is not None:
@@ -526,7 +530,7 @@ def train(
         # A group's ranks are stopped together by torchrun: no collective save is possible,
         # so a group resumes from its last periodic checkpoint.
         if not run.updating and run.last_checkpoint_step != run.step and not group.distributed:
-            run.save(rng_at_boundary)
+            run.save(plain_rng_state(rng_at_boundary))
         raise
     finally:
         progress.close()
@@ -534,7 +538,7 @@ def train(
             logger.close()
     # any_rank: every rank of a group must take part in the save (it gathers RNG states).
     if any_rank(group, run.last_checkpoint_step != run.step or not run.checkpoint_path.exists()):
-        run.save(rng_at_boundary)
+        run.save(plain_rng_state(rng_at_boundary))
     elapsed = time.perf_counter() - started
     steps_run = run.step - first_step
     return TrainResult(

@@ -45,9 +45,32 @@ def use_deterministic_algorithms() -> None:
         inductor_config.deterministic = True
 
 
+RngSnapshot = tuple[Any, dict[str, Any], torch.Tensor, list[torch.Tensor]]
+
+
+def snapshot_rng_state() -> RngSnapshot:
+    """Every generator's state as the libraries return it: cheap enough for every training step.
+
+    The training loop takes one at each step boundary (a few microseconds: copies, no
+    conversion) and turns only the one it saves into the checkpoint's plain form with
+    :func:`plain_rng_state`; converting at every step cost ~2 % of a small model's step time.
+    """
+    return (
+        random.getstate(),
+        np.random.get_state(legacy=False),
+        torch.get_rng_state(),
+        torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    )
+
+
 def capture_rng_state() -> dict[str, Any]:
-    version, internal, gauss_next = random.getstate()
-    numpy_state = np.random.get_state(legacy=False)
+    """The current state of every generator, as plain data and tensors (see :func:`plain_rng_state`)."""
+    return plain_rng_state(snapshot_rng_state())
+
+
+def plain_rng_state(snapshot: RngSnapshot) -> dict[str, Any]:
+    """A snapshot as plain data and tensors, which checkpoints load with ``weights_only=True``."""
+    (version, internal, gauss_next), numpy_state, torch_state, cuda_states = snapshot
     return {
         "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
         "numpy": {
@@ -57,8 +80,8 @@ def capture_rng_state() -> dict[str, Any]:
             "has_gauss": int(numpy_state["has_gauss"]),
             "gauss": float(numpy_state["gauss"]),
         },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "torch": torch_state,
+        "cuda": cuda_states,
     }
 
 
