@@ -1,5 +1,5 @@
 """Data-parallel training (vaerepro.training.distributed) on the CPU with gloo and 2 processes:
-2 processes × batch B end where 1 process × batch 2B ends, a group stopped mid-run resumes to
+2 processes × batch B end where 1 process × batch 2B ends, a group killed mid-run resumes to
 the same weights, and train@ starts itself under torchrun when params ask for 2 processes.
 
 The model is a small VQ-VAE with a learned codebook and no dropout (autoencoder, then a
@@ -11,6 +11,7 @@ whole batch).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +53,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def group_worker(rank: int, world_size: int, port: int, output: str, stop_at_step: int | None) -> None:
+class KilledAt:
+    """Batches that kill the whole process group, as ``kill -9`` would, when ``step`` is asked for."""
+
+    def __init__(self, batches, step: int) -> None:
+        self.batches, self.step = batches, step
+
+    def __getattr__(self, name):
+        return getattr(self.batches, name)
+
+    def batch(self, step: int):
+        if step == self.step:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        return self.batches.batch(step)
+
+
+def group_worker(
+    rank: int, world_size: int, port: int, output: str, stop_at_step: int | None, kill_at_step: int | None = None
+) -> None:
     """One rank: join the gloo group, train on its shard of each global batch."""
     import torch.distributed as dist
 
@@ -64,9 +82,10 @@ def group_worker(rank: int, world_size: int, port: int, output: str, stop_at_ste
         per_process = 4
         stream = BatchStream(images(), batch_size=per_process * world_size, seed=11)
         model = build_model("vqvae", OPTIONS, seed=3)
+        batches = ShardedBatches(stream, group, per_process)
         train(
             model,
-            ShardedBatches(stream, group, per_process),
+            batches if kill_at_step is None or rank != 1 else KilledAt(batches, kill_at_step),
             settings(per_process, world_size),
             output,
             seed=11,
@@ -122,14 +141,31 @@ def test_two_processes_of_batch_b_train_as_one_process_of_batch_2b(tmp_path):
     assert sorted(path.name for path in (tmp_path / "group").iterdir()) == ["checkpoint.pt", "dvclive"]
 
 
-def test_a_group_stopped_mid_run_resumes_to_the_same_weights(tmp_path):
-    """Stopped after step 2 (its checkpoint), started again: the group ends where one process of
-    the global batch ends (which the test above shows an uninterrupted group does)."""
-    run_group(tmp_path / "chunked", stop_at_step=2)
-    assert read_checkpoint(tmp_path / "chunked" / "checkpoint.pt")["step"] == 2
-    run_group(tmp_path / "chunked")
+def test_a_killed_group_resumes_to_the_same_weights(tmp_path):
+    """Every process of the group killed with SIGKILL in step 4 (no handler runs, nothing is
+    saved on the way out), then started again: it resumes from the periodic checkpoint of step 2
+    and ends where one process of the global batch ends (which the test above shows an
+    uninterrupted group does)."""
+    launcher = (
+        "from tests.test_distributed import free_port, group_worker\n"
+        "import torch.multiprocessing as multiprocessing\n"
+        f"multiprocessing.spawn(group_worker, args=(2, free_port(), {str(tmp_path / 'killed')!r}, None, 3), nprocs=2)"
+    )
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), "."])}
+    killed = subprocess.run(
+        [sys.executable, "-c", launcher],
+        cwd=Path(__file__).parents[1],
+        env=environment,
+        start_new_session=True,  # its own process group: the kill reaches the launcher and both ranks only
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert read_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 2
+    run_group(tmp_path / "killed")
     assert_states_close(
-        single_process(tmp_path / "single"), read_checkpoint(tmp_path / "chunked" / "checkpoint.pt")["model_state"]
+        single_process(tmp_path / "single"), read_checkpoint(tmp_path / "killed" / "checkpoint.pt")["model_state"]
     )
 
 
