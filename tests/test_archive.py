@@ -145,16 +145,16 @@ def test_the_archive_command_archives_and_checks(tmp_path, capsys):
     assert "fid/mnist.json (fid_reference@mnist): md5" in capsys.readouterr().out
 
 
-def test_a_smoke_record_never_outranks_a_cpu_one_even_at_a_larger_step_fraction():
+def test_a_smoke_record_never_outranks_a_cpu_one_even_at_the_same_step_fraction():
     """Smoke runs narrower networks (profile_options): the committed smoke record of Zheng et al.
-    reaches a larger share of the paper's examples (on a 16-channel U-Net) than the archived CPU
-    tier's (on the real one), and the CPU tier's is still the one shown."""
+    reaches as large a share of the paper's examples (250 steps of 4 crops, on a 16-channel
+    U-Net) as the archived CPU tier's (on the real one), and the CPU tier's is still the one shown."""
     from vaerepro.report.choice import budget_rank
 
     smoke = json.loads((REPOSITORY / "reports/metrics/zheng-cc15.json").read_text())
     cpu = json.loads((REPOSITORY / "reports/profiles/cpu/metrics/zheng-cc15.json").read_text())
     assert smoke["profile"] == "smoke" and cpu["profile"] == "cpu"
-    assert smoke["budget"]["fraction"] > cpu["budget"]["fraction"]
+    assert smoke["budget"]["fraction"] >= cpu["budget"]["fraction"]
     assert budget_rank(cpu) > budget_rank(smoke)
     # Between real budgets the fraction decides: a GPU run its time box stopped short loses.
     boxed = json.loads(json.dumps(cpu)) | {"profile": "full"}

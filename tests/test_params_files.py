@@ -244,3 +244,21 @@ def test_the_celeba_hq_experiments_build_at_every_profile(tmp_path, name, profil
     # The papers' grids at every profile (f = 4 and 8 for VQ-VAE-2, f = 16 for VQGAN).
     grid = {"vqvae2-celeba_hq": {"bottom": (64, 64), "top": (32, 32)}, "vqgan-celeba_hq": {"bottom": (16, 16)}}
     assert model.grids == grid[name]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_every_experiments_train_and_evaluate_sections_parse_at_every_profile(profile):
+    """The typed settings' ranges, checked for every experiment before any stage runs them (a
+    smoke AWGN test_count of 1 once failed only inside the CI pipeline)."""
+    from vaerepro.evaluation.settings import parse_evaluate_settings
+    from vaerepro.training.settings import parse_train_settings
+
+    raw = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
+    for name, entry in raw["experiments"].items():
+        if "train" in entry:
+            parse_train_settings(
+                entry["train"][profile], source="params.yaml", path=f"experiments.{name}.train.{profile}"
+            )
+        parse_evaluate_settings(
+            entry["evaluate"][profile], source="params.yaml", path=f"experiments.{name}.evaluate.{profile}"
+        )
