@@ -21,7 +21,7 @@ from vaerepro.training import (
     read_checkpoint,
     train,
 )
-from vaerepro.training.metrics_log import truncate_history
+from vaerepro.training.metrics_log import MetricsLogger, truncate_history
 
 
 def stream(image_shape=(1, 8, 8), count: int = 40, seed: int = 0, batch_size: int = 8) -> BatchStream:
@@ -215,6 +215,19 @@ def test_history_logged_after_the_resumed_checkpoint_is_dropped(tmp_path):
     history.write_text("step\tloss\n1\t5.0\n2\t4.0\n3\t3.0\n")
     truncate_history(tmp_path, 2)
     assert history.read_text().splitlines() == ["step\tloss", "1\t5.0", "2\t4.0"]
+
+
+def test_logs_a_kill_left_half_written_are_repaired_and_the_logger_resumes(tmp_path):
+    # kill -9 in the middle of dvclive's writes: a cut-short history row, broken metrics.json.
+    history = tmp_path / "plots" / "metrics" / "train" / "loss.tsv"
+    history.parent.mkdir(parents=True)
+    history.write_text("step\tloss\n1\t5.0\n2\t4.0\n3\t")
+    (tmp_path / "metrics.json").write_text('{"train": {"loss": 4.')
+    logger = MetricsLogger(tmp_path, resume_from_step=2)
+    logger.log(3, {"loss": 3.5})
+    logger.close()
+    assert history.read_text().splitlines() == ["step\tloss", "1\t5.0", "2\t4.0", "3\t3.5"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["train"]["loss"] == 3.5
 
 
 def test_resuming_with_changed_settings_refuses_naming_the_key_and_both_values(tmp_path):

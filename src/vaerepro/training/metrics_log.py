@@ -20,15 +20,29 @@ from pathlib import Path
 from typing import Any
 
 
+def _parses(row: dict[str, str | None]) -> bool:
+    try:
+        return all(value is not None and value != "" and float(value) == float(value) for value in row.values())
+    except ValueError:
+        return False
+
+
 def truncate_history(log_dir: Path, last_step: int) -> None:
-    """Drop rows with ``step > last_step`` from dvclive's metric histories under ``log_dir``."""
+    """Make ``log_dir`` resumable at ``last_step``: drop history rows after it and what a kill left broken.
+
+    Rows with ``step > last_step`` go (the run died between checkpoints and will log those
+    steps again). A process killed while writing (``kill -9``, a lost machine) can leave a
+    history's last row cut short and ``metrics.json`` half written: such rows are dropped and
+    such a ``metrics.json`` removed (dvclive reads it on resume and fails on broken JSON; the
+    next logged step writes it again).
+    """
     for history in Path(log_dir).glob("plots/metrics/**/*.tsv"):
         with history.open(newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
             fields = list(rows[0].keys()) if rows else None
         if not fields:
             continue
-        kept = [row for row in rows if int(float(row["step"])) <= last_step]
+        kept = [row for row in rows if _parses(row) and int(float(row["step"])) <= last_step]
         if len(kept) == len(rows):
             continue
         temporary = history.with_suffix(".tsv.tmp")
@@ -37,6 +51,12 @@ def truncate_history(log_dir: Path, last_step: int) -> None:
             writer.writeheader()
             writer.writerows(kept)
         temporary.replace(history)
+    latest = Path(log_dir) / "metrics.json"
+    if latest.exists():
+        try:
+            json.loads(latest.read_text())
+        except (ValueError, UnicodeDecodeError):
+            latest.unlink()
 
 
 class MetricsLogger:
