@@ -21,8 +21,9 @@ from typing import Any
 
 
 def _parses(row: dict[str, str | None]) -> bool:
+    """Every field of a history row is a number (a logged NaN or inf included): the row is whole."""
     try:
-        return all(value is not None and value != "" and float(value) == float(value) for value in row.values())
+        return all(value is not None and (float(value) or True) for value in row.values())
     except ValueError:
         return False
 

@@ -63,11 +63,6 @@ def snapshot_rng_state() -> RngSnapshot:
     )
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """The current state of every generator, as plain data and tensors (see :func:`plain_rng_state`)."""
-    return plain_rng_state(snapshot_rng_state())
-
-
 def plain_rng_state(snapshot: RngSnapshot) -> dict[str, Any]:
     """A snapshot as plain data and tensors, which checkpoints load with ``weights_only=True``."""
     (version, internal, gauss_next), numpy_state, torch_state, cuda_states = snapshot
