@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import repository_params, write_params_files
 from vaerepro.config import load_params
@@ -349,6 +350,42 @@ def test_vdvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):
     expected = sum(parameter.numel() for parameter in full_model.parameters())
     assert metrics["parameter_count_full_profile"]["value"] == expected != sum(p.numel() for p in model.parameters())
     assert metrics["parameter_count_full_profile"]["independent_of_training"] is True
+
+
+@pytest.mark.parametrize("averaged", [True, False])
+def test_evaluate_scores_the_weights_its_settings_name_and_records_which(tmp_path, monkeypatch, averaged):
+    """evaluate.<profile>.averaged_weights picks the weights' moving average or the last step's
+    weights of a run that kept both (the CPU tier scores VDVAE's trained weights), and the record
+    says which was scored."""
+    import vaerepro.experiment.evaluate as evaluate_module
+    from tests.test_models_contract import TINY_VDVAE
+
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "data" / "prepared")
+    name = "vdvae-mnist"
+    tiny = {**TINY_VDVAE, "enc_blocks": "8x1,8d2,4x1,4d4,1x1", "likelihood": "bernoulli"}
+    entry = experiment_entry("vdvae", tiny)
+    entry["train"]["smoke"].update(weight_ema=0.5, optimizer="adamw", warmup_steps=2)
+    entry["evaluate"]["smoke"] = {**TINY_EVALUATE, "averaged_weights": averaged}
+    params = params_with(tmp_path, {name: entry})
+    experiment = resolve(params, name)
+    result = train_experiment(experiment, params, tmp_path / "models" / name)
+    checkpoint = read_checkpoint(result.checkpoint_path)
+    scored = {}
+
+    def capture(model, *args, **kwargs):
+        scored.update({key: value.clone() for key, value in model.state_dict().items()})
+        return evaluate_module.Evaluated({}, {})
+
+    monkeypatch.setattr(evaluate_module, "_evaluate_generation", capture)
+    record = evaluate_module.evaluate_experiment(experiment, params)
+    expected = checkpoint["ema_state"] if averaged else checkpoint["model_state"]
+    other = checkpoint["model_state"] if averaged else checkpoint["ema_state"]
+    assert all(torch.equal(scored[key], expected[key]) for key in expected)
+    assert not all(torch.equal(scored[key], other[key]) for key in other)
+    described = record.provenance["evaluated_weights"]
+    assert described.startswith("exponential moving average") if averaged else described.startswith("trained weights")
+    assert "decay 0.5" in described
 
 
 def test_dvae_train_evaluate_record(tmp_path, monkeypatch, fid_model):

@@ -371,6 +371,8 @@ def test_the_weight_average_follows_its_recurrence_resumes_and_is_what_evaluatio
     from vaerepro.training.checkpoints import weights_description
 
     assert weights_description(checkpoint) == "exponential moving average of the weights (decay 0.6)"
+    assert weights_description(checkpoint, averaged=False).startswith("trained weights (the run's moving average")
+    assert weights_description({"model_state": {}}, averaged=True) == "trained weights"
     straight = small_vae()
     train(straight, stream(), settings(weight_ema=decay), tmp_path / "straight", seed=7)
     states_close(checkpoint["ema_state"], read_checkpoint(tmp_path / "straight" / "checkpoint.pt")["ema_state"])

@@ -61,7 +61,8 @@ def evaluate_experiment(
     options = extras_options(experiment, params.profile)  # fail before any work
     device = choose_device()
     checkpoint = models_root / experiment.name / CHECKPOINT_NAME
-    model = load_model(checkpoint, map_location=device).to(device).eval()
+    averaged = experiment.evaluate.averaged_weights
+    model = load_model(checkpoint, map_location=device, averaged=averaged).to(device).eval()
     seed_everything(params.seed)  # any stochastic evaluation step starts from the same state
     figure_dir = reports_root / "figures" / experiment.name
     if experiment.task == "generation":
@@ -87,8 +88,8 @@ def evaluate_experiment(
         parameter_count=count_parameters(model),
     )
     stored = read_checkpoint(checkpoint, map_location="cpu")
-    if "ema_state" in stored:  # say that the averaged weights were scored, not the last step's
-        provenance["evaluated_weights"] = weights_description(stored)
+    if "ema_state" in stored:  # say which of the run's two sets of weights was scored
+        provenance["evaluated_weights"] = weights_description(stored, averaged=averaged)
     budget = budget_for(experiment, provenance["training"], evaluated.metrics)
     return MetricsRecord(provenance, evaluated.metrics, evaluated.figures, budget)
 

@@ -219,9 +219,11 @@ def load_model(
     return model.eval()
 
 
-def weights_description(checkpoint: dict[str, Any]) -> str:
-    """What :func:`load_model` loads from ``checkpoint``, in words for a metrics record."""
+def weights_description(checkpoint: dict[str, Any], *, averaged: bool = True) -> str:
+    """What :func:`load_model` loads from ``checkpoint`` with ``averaged``, in words for a metrics record."""
     decay = (checkpoint.get("settings") or {}).get("weight_ema")
-    if "ema_state" in checkpoint:
+    if "ema_state" not in checkpoint:
+        return "trained weights"
+    if averaged:
         return f"exponential moving average of the weights (decay {decay})"
-    return "trained weights"
+    return f"trained weights (the run's moving average of the weights, decay {decay}, not scored)"
