@@ -121,6 +121,39 @@ def test_radius_two_sees_noise_that_is_correlated_with_the_nearest_neighbours():
     assert far == pytest.approx(0.03, rel=0.2)
 
 
+def test_a_line_falling_towards_the_bright_end_is_not_extrapolated_to_no_noise():
+    """Variance 7e-4 - 1e-3 s on signals in [0.02, 0.6] (noise fading towards bright values, as
+    CC15's red channel): the unconstrained line reaches zero at s = 0.7; the fit keeps the
+    falling trend inside the data and stays at or above half the quietest bin's variance
+    (about 1e-4 / 2) up to s = 1. The price: pinned at s = 1, the line tilts inside the data
+    (its variance about 35 % high at s = 0.1, 17 % in standard deviation)."""
+    signal = 0.02 + 0.58 * ramps(8, 1, 64, seed=6)
+    slope, intercept = torch.tensor([-1e-3]), torch.tensor([7e-4])
+    fitted_slope, fitted_intercept = fit_signal_dependent_variance(
+        noisy_version(signal, slope, intercept, seed=7), signal
+    )
+    assert fitted_slope.item() < 0
+    true_at = intercept + slope * torch.tensor([0.1, 0.3])
+    torch.testing.assert_close(fitted_intercept + fitted_slope * torch.tensor([0.1, 0.3]), true_at, rtol=0.4, atol=0.0)
+    at_one = (fitted_intercept + fitted_slope).item()
+    assert at_one >= 0.5 * 0.5 * (7e-4 - 1e-3 * 0.6)
+    assert at_one > 10 * QUANTISATION_VARIANCE
+
+
+def test_a_line_rising_from_below_zero_is_pinned_at_the_dark_end():
+    """Pure shot noise seen only on bright signals ([0.5, 0.98]): the fitted line may not
+    extrapolate to (almost) no noise at s = 0; it is pinned at half the quietest bin's variance
+    and still rises (slope > 0)."""
+    signal = 0.5 + 0.5 * ramps(8, 1, 64, seed=9)
+    slope, intercept = torch.tensor([2e-3]), torch.tensor([-9e-4])
+    fitted_slope, fitted_intercept = fit_signal_dependent_variance(
+        noisy_version(signal, slope, intercept, seed=10), signal
+    )
+    quietest = (slope * 0.51 + intercept).item()
+    assert fitted_slope.item() > 0
+    assert fitted_intercept.item() == pytest.approx(quietest / 2, rel=0.3)
+
+
 def test_fit_on_tiny_data_falls_back_to_a_constant_variance():
     generator = torch.Generator().manual_seed(5)
     noisy = 0.5 + 0.1 * torch.randn(1, 1, 8, 8, generator=generator)

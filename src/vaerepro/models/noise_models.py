@@ -25,7 +25,8 @@ elementwise log density (B, C, H, W) in nats, the caller sums over pixels.
 
 The variance is floored at the variance of 8-bit quantisation, ``(1/255)^2 / 12``: every
 8-bit observation carries at least that much noise, and the floor keeps the density finite
-where the fitted line would reach zero or below.
+where a line set by hand would reach zero or below. A fitted line never gets there: the fit
+keeps it at or above half the smallest variance it measured, on all of [0, 1].
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ def fit_signal_dependent_variance(
     values beyond 3 MAD-sigmas, i.e. edges and texture that the pre-denoised estimate leaves in
     the residual, are dropped and the truncation corrected for); an iteratively reweighted
     least-squares line through the (median signal, variance) points, with weights
-    ``1/line(s)^2`` (a variance estimate's error grows with the variance), gives ``a, b``.
+    ``1/line(s)^2`` (a variance estimate's error grows with the variance), gives ``a, b``; the
+    line is kept at or above half the smallest bin variance on all of [0, 1]
+    (:func:`_bounded_line`), so extrapolating it never predicts (almost) no noise.
     When the bins' signals span less than 0.05 (a flat image) only ``b`` is fitted (a = 0).
     """
     if noisy.ndim != 4:
@@ -289,4 +292,27 @@ def _fit_line(
         ).sum()
         intercept = mean_variance - slope * mean_centre
         weight = 1.0 / (slope * centre + intercept).clamp_min(QUANTISATION_VARIANCE) ** 2
+    slope, intercept = _bounded_line(centre, variance, weight, slope, intercept)
     return float(slope), float(intercept)
+
+
+def _bounded_line(
+    centre: torch.Tensor, variance: torch.Tensor, weight: torch.Tensor, slope: torch.Tensor, intercept: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the line at or above half the quietest bin's variance everywhere on [0, 1].
+
+    Beyond the bins' signal range the line extrapolates. Where it reaches zero (processed
+    camera noise whose variance falls towards the bright end: CC15's red channel fitted
+    a = -8.7e-4, b = 6.7e-4, zero at s = 0.78), the floor of the variance makes the ELBO reward
+    reproducing the noise there. So an end of [0, 1] where the line falls below
+    ``min(bin variances) / 2`` is pinned at that value and the slope refitted (weighted least
+    squares through the pinned point); pinned at s = 0 the slope comes out >= 0, pinned at s = 1
+    <= 0, so the other end then stays above the bound too.
+    """
+    bound = variance.min() / 2
+    for end in (0.0, 1.0):
+        if slope * end + intercept < bound:
+            offset = centre - end
+            slope = (weight * offset * (variance - bound)).sum() / (weight * offset**2).sum()
+            intercept = bound - slope * end
+    return slope, intercept
